@@ -1,0 +1,74 @@
+"""Typed specs for a client's dataset, features, model and training run.
+
+The specs are the boundary of the platform: configs arrive as JSON, are validated here with
+messages that name the offending field, and nothing downstream validates them again. Every value
+that reaches generated code or SQL is either an identifier checked against a strict pattern or a
+literal that the renderers quote by construction.
+"""
+
+from codegen.specs.base import SpecError, load_spec
+from codegen.specs.dataset import (
+    CategoryFilter,
+    ColumnRoles,
+    DatasetConfig,
+    DateWindowFilter,
+    JoinSpec,
+    MinTransactionsFilter,
+    NumericFilter,
+    SelectedColumn,
+    TopCustomersFilter,
+    TopProductsFilter,
+)
+from codegen.specs.features import (
+    Bucketize,
+    CrossFeature,
+    FeatureConfig,
+    NumericFeature,
+    StringFeature,
+    TimestampFeature,
+    TowerFeatures,
+    tower_input_dim,
+    transformed_names,
+)
+from codegen.specs.model import (
+    PRESETS,
+    BatchNormLayer,
+    DenseLayer,
+    DropoutLayer,
+    LayerNormLayer,
+    ModelConfig,
+)
+from codegen.specs.training import SplitConfig, TrainingParams, resolve_hyperparameters
+
+__all__ = [
+    "PRESETS",
+    "BatchNormLayer",
+    "Bucketize",
+    "CategoryFilter",
+    "ColumnRoles",
+    "CrossFeature",
+    "DatasetConfig",
+    "DateWindowFilter",
+    "DenseLayer",
+    "DropoutLayer",
+    "FeatureConfig",
+    "JoinSpec",
+    "LayerNormLayer",
+    "MinTransactionsFilter",
+    "ModelConfig",
+    "NumericFeature",
+    "NumericFilter",
+    "SelectedColumn",
+    "SpecError",
+    "SplitConfig",
+    "StringFeature",
+    "TimestampFeature",
+    "TopCustomersFilter",
+    "TopProductsFilter",
+    "TowerFeatures",
+    "TrainingParams",
+    "load_spec",
+    "resolve_hyperparameters",
+    "tower_input_dim",
+    "transformed_names",
+]

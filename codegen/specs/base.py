@@ -1,0 +1,116 @@
+"""Shared pieces of the specs: the strict base model, identifier types and error reporting."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+
+# BigQuery column and table names: letters, digits and underscores, not starting with a digit.
+# Anything else (quotes, spaces, dots, parentheses) is rejected, so an identifier can be emitted
+# into SQL and Python without any chance of injection.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def _check_identifier(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid identifier: use letters, digits and underscores, "
+            "starting with a letter or underscore (at most 128 characters)"
+        )
+    return value
+
+
+def _check_qualified(value: str) -> str:
+    parts = value.split(".")
+    if len(parts) != 2:
+        raise ValueError(f"{value!r} must be written as <table>.<column>")
+    for part in parts:
+        _check_identifier(part)
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_check_identifier)]
+"""A table or column name that is safe to emit as code or SQL."""
+
+QualifiedColumn = Annotated[str, AfterValidator(_check_qualified)]
+"""A column of a source table, written `<table>.<column>`."""
+
+
+class Spec(BaseModel):
+    """Base of every spec: unknown keys are errors (a typo must not pass silently), values are
+    immutable once validated, and enum-like strings stay plain strings in JSON."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class SpecError(ValueError):
+    """A config failed validation. `str()` lists each problem as `<file>: <field path>: <why>`."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]):
+        self.source = source
+        self.problems = problems
+        lines = [f"{source}: {field}: {message}" for field, message in problems]
+        super().__init__("invalid config\n  " + "\n  ".join(lines))
+
+
+def field_path(loc: tuple) -> str:
+    """`('query_tower', 'features', 0, 'column')` → `query_tower.features[0].column`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<root>"
+
+
+# Discriminated unions put the member's tag into an error's location, right after the list index:
+# ('features', 0, 'string', 'column'). It is noise for the reader, so it is dropped.
+_UNION_TAGS = {
+    "string", "numeric", "timestamp",
+    "dense", "dropout", "batch_norm", "layer_norm",
+    "date_window", "top_products", "top_customers", "min_transactions", "category",
+}  # fmt: skip
+
+
+def _without_union_tags(loc: tuple) -> tuple:
+    kept: list = []
+    for part in loc:
+        if part in _UNION_TAGS and kept and isinstance(kept[-1], int):
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
+def spec_error(source: str, error: ValidationError) -> SpecError:
+    problems = []
+    for item in error.errors():
+        loc = _without_union_tags(tuple(item["loc"]))
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append((field_path(loc), message))
+    return SpecError(source, problems)
+
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+
+def load_spec(cls: type[SpecT], source: str | Path | dict, *, name: str | None = None) -> SpecT:
+    """Validate a spec from a JSON file, a JSON string or a dict; raise SpecError naming fields."""
+    label = name or (str(source) if isinstance(source, Path) else cls.__name__)
+    try:
+        if isinstance(source, Path):
+            data = json.loads(source.read_text())
+        elif isinstance(source, str):
+            data = json.loads(source)
+        else:
+            data = source
+    except json.JSONDecodeError as exc:
+        raise SpecError(label, [("<json>", f"not valid JSON: {exc}")]) from exc
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise spec_error(label, exc) from exc

@@ -1,0 +1,103 @@
+"""ModelConfig: tower architecture, output dimension, optimizer, and the named presets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from codegen.specs.base import Identifier, Spec
+
+Activation = Literal["relu", "gelu", "swish", "elu", "tanh", "sigmoid", "linear"]
+Optimizer = Literal["adagrad", "adam", "sgd", "rmsprop", "adamw", "ftrl"]
+
+
+class DenseLayer(Spec):
+    type: Literal["dense"] = "dense"
+    units: int = Field(ge=1, le=8192)
+    activation: Activation = "relu"
+    l1: float = Field(default=0.0, ge=0, le=1)
+    l2: float = Field(default=0.0, ge=0, le=1)
+
+
+class DropoutLayer(Spec):
+    type: Literal["dropout"] = "dropout"
+    rate: float = Field(gt=0, lt=1)
+
+
+class BatchNormLayer(Spec):
+    type: Literal["batch_norm"] = "batch_norm"
+
+
+class LayerNormLayer(Spec):
+    type: Literal["layer_norm"] = "layer_norm"
+
+
+Layer = Annotated[
+    DenseLayer | DropoutLayer | BatchNormLayer | LayerNormLayer, Field(discriminator="type")
+]
+
+
+class ModelConfig(Spec):
+    """Two towers of hidden layers, each topped by a linear Dense(output_dim) projection.
+
+    `model_type` is "retrieval" for now; "ranking" and "multitask" will add a rating head and its
+    loss weights as new optional fields, so existing configs stay valid.
+    """
+
+    name: Identifier
+    model_type: Literal["retrieval"] = "retrieval"
+    query_layers: list[Layer] = []
+    candidate_layers: list[Layer] = []
+    output_dim: int = Field(default=32, ge=2, le=1024)
+    optimizer: Optimizer = "adagrad"
+    learning_rate: float = Field(default=0.1, gt=0, le=10)
+    batch_size: int = Field(default=4096, ge=8, le=65536)
+
+    @model_validator(mode="after")
+    def _dense_somewhere(self):
+        for field in ("query_layers", "candidate_layers"):
+            layers = getattr(self, field)
+            if layers and layers[0].type == "dropout" and len(layers) == 1:
+                raise ValueError(f"{field}: a tower of only dropout learns nothing")
+        return self
+
+    @classmethod
+    def preset(cls, preset: str, *, name: str | None = None, **overrides) -> ModelConfig:
+        """Build a config from a named preset; `overrides` set top-level fields."""
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        query, candidate = PRESETS[preset]
+        data = {
+            "name": name or preset,
+            "query_layers": query,
+            "candidate_layers": candidate,
+            "output_dim": 32,
+        }
+        data.update(overrides)
+        return cls.model_validate(data)
+
+
+def _dense(*units: int, l2: float = 0.0, dropout: float = 0.0) -> list[dict]:
+    layers: list[dict] = []
+    for width in units:
+        layers.append({"type": "dense", "units": width, "activation": "relu", "l2": l2})
+        if dropout:
+            layers.append({"type": "dropout", "rate": dropout})
+    return layers
+
+
+# Hidden layers of (query tower, candidate tower); every preset ends in Dense(output_dim = 32),
+# so "Standard (128-64-32)" is hidden 128 and 64, then the 32-wide projection.
+PRESETS: dict[str, tuple[list[dict], list[dict]]] = {
+    "minimal": (_dense(64), _dense(64)),
+    "standard": (_dense(128, 64), _dense(128, 64)),
+    "deep": (_dense(256, 128, 64), _dense(256, 128, 64)),
+    # Buyers carry more signal (history, firmographics) than products; a lighter product tower
+    # also makes re-embedding the catalogue cheap.
+    "asymmetric": (_dense(256, 128, 64), _dense(64)),
+    "regularized": (
+        _dense(128, 64, l2=1e-4, dropout=0.2),
+        _dense(128, 64, l2=1e-4, dropout=0.2),
+    ),
+}
