@@ -1,0 +1,41 @@
+# Thin wrappers: every task lives in noxfile.py. `make` only bootstraps nox and uv into .tools/.
+PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo /root/.pyenv/versions/3.10.13/bin/python3.10)
+TOOLS := .tools
+NOX := $(TOOLS)/bin/nox
+TENANT ?= acme-small
+FORMAT ?= table
+
+.PHONY: demo test lint plan compile lock clean help
+
+help:
+	@echo "make demo            run the local demo on the embedded defaults"
+	@echo "make test            lint, then the whole test suite"
+	@echo "make plan TENANT=x   offline infra plan of a tenant (FORMAT=json for JSON only)"
+	@echo "make compile         compile every pipeline template to KFP v2 IR under build/"
+
+$(NOX): requirements-tools.txt
+	@test -x "$(PYTHON)" || { echo "Python 3.10 not found: install it (see README) or pass PYTHON=/path/to/python3.10" >&2; exit 2; }
+	"$(PYTHON)" -m venv --clear $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	@touch $(NOX)
+
+demo: $(NOX)
+	$(NOX) --non-interactive -s demo
+
+test: $(NOX)
+	$(NOX) --non-interactive -s lint tests
+
+lint: $(NOX)
+	$(NOX) --non-interactive -s lint
+
+plan: $(NOX)
+	@$(NOX) --non-interactive -s plan -- --tenant $(TENANT) --format $(FORMAT)
+
+compile: $(NOX)
+	$(NOX) --non-interactive -s compile
+
+lock: $(NOX)
+	$(NOX) --non-interactive -s lock
+
+clean:
+	rm -rf $(TOOLS) .nox build out

@@ -1,0 +1,68 @@
+"""RecsTrainer component: builds a RecsTrainerSpec the way TFX's Trainer builds its own spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import types
+from tfx.components.util import udf_utils
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import data_types
+from tfx.proto import trainer_pb2
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.utils import json_utils
+
+from components.recs_trainer.executor import Executor
+from components.recs_trainer.spec import RecsTrainerSpec
+
+IntParam = int | data_types.RuntimeParameter
+FloatParam = float | data_types.RuntimeParameter
+
+
+class RecsTrainer(base_component.BaseComponent):
+    """Trains a model with a user module's `run_fn` on transformed examples.
+
+    Same inputs and outputs as TFX's Trainer (`model`, `model_run`); epochs, batch size,
+    learning rate and seed are typed parameters that reach `run_fn` in `fn_args.custom_config`.
+    """
+
+    SPEC_CLASS = RecsTrainerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(
+        self,
+        *,
+        examples: types.BaseChannel,
+        transform_graph: types.BaseChannel,
+        schema: types.BaseChannel | None = None,
+        module_file: str | data_types.RuntimeParameter,
+        epochs: IntParam,
+        batch_size: IntParam,
+        learning_rate: FloatParam,
+        seed: IntParam,
+        custom_config: dict[str, Any] | None = None,
+    ):
+        spec = RecsTrainerSpec(
+            examples=examples,
+            transform_graph=transform_graph,
+            schema=schema,
+            train_args=trainer_pb2.TrainArgs(),
+            eval_args=trainer_pb2.EvalArgs(),
+            module_file=module_file,
+            custom_config=json_utils.dumps(custom_config or {}),
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            model=types.Channel(type=standard_artifacts.Model),
+            model_run=types.Channel(type=standard_artifacts.ModelRun),
+        )
+        super().__init__(spec=spec)
+        # As TFX's Trainer does: package the user module into a wheel when the orchestrator
+        # supports it, so the module travels with the pipeline rather than by path.
+        if udf_utils.should_package_user_modules():
+            udf_utils.add_user_module_dependency(
+                self,
+                standard_component_specs.MODULE_FILE_KEY,
+                standard_component_specs.MODULE_PATH_KEY,
+            )

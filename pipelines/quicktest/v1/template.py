@@ -1,0 +1,106 @@
+"""quicktest v1: sample the client's data, check it, transform it, train a retrieval model.
+
+The builder is pure: it takes parameter values (literals for a local run, RuntimeParameters for
+Vertex AI) and returns a `tfx.dsl.Pipeline`; runners decide where it executes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from codegen.specs.base import Spec
+from pipelines.template import PipelineTemplate
+
+VERSION = "1.0.0"
+COMPONENTS = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")
+
+
+class QuickTestParameters(Spec):
+    """The pipeline's inputs. Module paths point at the generated Transform and Trainer modules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query: str = Field(min_length=1, description="dataset query, BigQuery SQL")
+    warehouse_uri: str = Field(
+        min_length=1, description="bigquery://<project>, or a local warehouse folder"
+    )
+    transform_module: str = Field(min_length=1, description="path of the Transform module")
+    trainer_module: str = Field(min_length=1, description="path of the Trainer module")
+    epochs: int = Field(default=5, ge=1, le=100)
+    batch_size: int = Field(default=4096, ge=8, le=65536)
+    learning_rate: float = Field(default=0.1, gt=0, le=10)
+    sample_percent: int = Field(default=100, ge=1, le=100)
+    split_strategy: Literal["random", "time_holdout", "strict_temporal"] = "time_holdout"
+    holdout_days: int = Field(default=30, ge=1, le=3650)
+    eval_percent: int = Field(default=20, ge=1, le=50)
+    seed: int = Field(default=42, ge=0, le=2**31 - 1)
+    timestamp_column: str = Field(default="timestamp", description="output column of the query")
+    customer_column: str = Field(default="customer_id", description="output column of the query")
+
+
+def create_pipeline(
+    values: dict[str, Any],
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    metadata_connection_config=None,
+    beam_pipeline_args: tuple[str, ...] = (),
+):
+    """The quick-test pipeline from parameter values (literals or RuntimeParameters)."""
+    from tfx import v1 as tfx
+
+    from components.query_example_gen import QueryExampleGen
+    from components.recs_trainer import RecsTrainer
+
+    example_gen = QueryExampleGen(
+        query=values["query"],
+        warehouse_uri=values["warehouse_uri"],
+        sample_percent=values["sample_percent"],
+        split_strategy=values["split_strategy"],
+        eval_percent=values["eval_percent"],
+        holdout_days=values["holdout_days"],
+        seed=values["seed"],
+        timestamp_column=values["timestamp_column"],
+        customer_column=values["customer_column"],
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        module_file=values["transform_module"],
+        # Vocabularies and statistics are fitted on train only: eval must not leak into them.
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+    )
+    trainer = RecsTrainer(
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        module_file=values["trainer_module"],
+        epochs=values["epochs"],
+        batch_size=values["batch_size"],
+        learning_rate=values["learning_rate"],
+        seed=values["seed"],
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, transform, trainer],
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+        enable_cache=False,
+    )
+
+
+TEMPLATE = PipelineTemplate(
+    name="quicktest",
+    version=VERSION,
+    description=__doc__.strip().splitlines()[0],
+    parameters=QuickTestParameters,
+    components=COMPONENTS,
+    build=create_pipeline,
+)
