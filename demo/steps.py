@@ -1,0 +1,195 @@
+"""The demo's stages as plain functions, so tests and the benchmark can reuse them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from codegen.specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
+from pipelines.local import LocalRun
+
+
+@dataclass(frozen=True)
+class Configs:
+    dataset: DatasetConfig
+    features: FeatureConfig
+    model: ModelConfig
+    training: TrainingParams
+
+
+def make_data(warehouse: Path, customers: int, products: int, transactions: int) -> Path:
+    from demo.datagen import generate
+
+    generate(warehouse, customers=customers, products=products, transactions=transactions)
+    for table in sorted((warehouse / "raw_data").glob("*.parquet")):
+        print(f"  {table.relative_to(warehouse)}  {table.stat().st_size / 1e6:.1f} MB")
+    return warehouse
+
+
+def load_example(folder: Path, *, epochs: int | None = None) -> Configs:
+    """The four specs of an example folder; `epochs` overrides the training params'."""
+    training = load_spec(TrainingParams, folder / "training.json")
+    if epochs is not None:
+        training = training.model_copy(update={"epochs": epochs})
+    return Configs(
+        dataset=load_spec(DatasetConfig, folder / "dataset.json"),
+        features=load_spec(FeatureConfig, folder / "features.json"),
+        model=load_spec(ModelConfig, folder / "model.json"),
+        training=training,
+    )
+
+
+def render(configs: Configs, out: Path) -> Path:
+    from codegen.render import render_all, write_rendered
+
+    files = render_all(configs.dataset, configs.features, configs.model, configs.training)
+    write_rendered(files, out)
+    for name in sorted(files):
+        print(f"  {out / name}  ({len(files[name].splitlines())} lines)")
+    return out
+
+
+def pipeline_values(configs: Configs, generated: Path, warehouse: Path) -> dict:
+    """The quick-test template's parameters for a rendered config and a local warehouse."""
+    from codegen.specs import resolve_hyperparameters
+
+    hyper = resolve_hyperparameters(configs.model, configs.training)
+    split = configs.training.split
+    return {
+        "query": (generated / "dataset_query.sql").read_text(),
+        "warehouse_uri": str(warehouse),
+        "transform_module": str(generated / "transform_module.py"),
+        "trainer_module": str(generated / "trainer_module.py"),
+        "epochs": hyper["epochs"],
+        "batch_size": hyper["batch_size"],
+        "learning_rate": hyper["learning_rate"],
+        "sample_percent": configs.training.sample_percent,
+        "split_strategy": split.strategy,
+        "holdout_days": split.holdout_days,
+        "eval_percent": split.eval_percent,
+        "seed": configs.training.seed,
+        "timestamp_column": configs.dataset.roles.timestamp,
+        "customer_column": configs.dataset.roles.customer_id,
+    }
+
+
+def run_quicktest(configs: Configs, generated: Path, warehouse: Path, run_dir: Path) -> LocalRun:
+    from pipelines.local import run_local
+    from pipelines.registry import get_template
+
+    template = get_template("quicktest")
+    print(f"  template {template.tag}; artifacts and metadata under {run_dir}")
+    run = run_local(template, pipeline_values(configs, generated, warehouse), root=run_dir,
+                    report=lambda line: print("  " + line, flush=True))  # fmt: skip
+    print(f"  pipeline finished in {run.total_seconds:.0f}s")
+    return run
+
+
+def metrics_path(run: LocalRun) -> Path:
+    return run.output("RecsTrainer", "model_run") / "training_metrics.json"
+
+
+def serving_dir(run: LocalRun) -> Path:
+    return run.output("RecsTrainer", "model") / "Format-Serving"
+
+
+def read_metrics(run: LocalRun) -> dict:
+    return json.loads(metrics_path(run).read_text())
+
+
+def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
+    """Recall@K of the model and the popularity baseline, modes "all" and "new"."""
+    rows = [("model", metrics["final_metrics"])]
+    rows += [(name, values) for name, values in sorted(metrics.get("baselines", {}).items())]
+    header = ["", *(f"R@{k} all" for k in ks), *(f"R@{k} new" for k in ks)]
+    lines = [header]
+    for name, values in rows:
+        cells = [values.get(f"recall_at_{k}") for k in ks]
+        cells += [values.get(f"new_recall_at_{k}") for k in ks]
+        lines.append([name, *("-" if v is None else f"{v:.3f}" for v in cells)])
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = [
+        "  ".join(
+            cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
+        )
+        for row in lines
+    ]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    info = metrics.get("eval", {})
+    text.append(
+        f"(eval customers: {info.get('customers', '?')}, products: {info.get('products', '?')})"
+    )
+    return "\n".join(text)
+
+
+def sample_instance(warehouse: Path, query: str, inputs: list[str]) -> dict:
+    """One customer's latest row of the dataset query, restricted to the model's inputs."""
+    from components.warehouse import LocalWarehouse
+
+    table = LocalWarehouse(warehouse).query(query).to_pandas()
+    row = table.iloc[-1]
+    return {name: row[name].item() if hasattr(row[name], "item") else row[name] for name in inputs}
+
+
+def predict(url: str, body: dict, timeout: float = 30.0) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def serve_and_ask(run: LocalRun, warehouse: Path, query: str) -> dict:
+    """Serve the run's model on a free localhost port, send one customer's request, print it."""
+    from serving.model_server import make_server
+
+    server = make_server(serving_dir(run), port=0)
+    host, port = server.server_address[:2]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://{host}:{port}/v1/models/recommender"
+    try:
+        with urllib.request.urlopen(f"{base}/metadata", timeout=30) as response:
+            signature = json.loads(response.read())["metadata"]["signature_def"]["serving_default"]
+        inputs = sorted(signature["inputs"])
+        instance = sample_instance(warehouse, query, inputs)
+        print(f"  POST {base}:predict")
+        print(f"  request : {json.dumps({'instances': [instance]})}")
+        answer = predict(f"{base}:predict", {"instances": [instance]})
+        top = answer["predictions"][0]
+        pairs = ", ".join(
+            f"{p} ({s:.2f})" for p, s in zip(top["product_ids"][:5], top["scores"][:5])
+        )
+        print(f"  response: top-5 of {len(top['product_ids'])}: {pairs}")
+        return answer
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def show_plan(tenant: str, max_lines: int = 25) -> None:
+    result = subprocess.run([sys.executable, "-m", "infra.plan", "--tenant", tenant],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    if result.returncode != 0:
+        print(result.stdout + result.stderr)
+        raise SystemExit(f"infra plan of {tenant!r} failed")
+    lines = result.stdout.rstrip().splitlines()
+    for line in lines[:max_lines]:
+        print("  " + line)
+    if len(lines) > max_lines:
+        print(f"  ... {len(lines) - max_lines} more lines: make plan TENANT={tenant}")
+
+
+def artifact_paths(run: LocalRun, warehouse: Path, generated: Path) -> dict[str, Path]:
+    return {
+        "warehouse": warehouse,
+        "generated code": generated,
+        "pipeline root": run.pipeline_root,
+        "ML Metadata": run.metadata_path,
+        "metrics": metrics_path(run),
+        "serving model": serving_dir(run),
+    }
