@@ -1,0 +1,65 @@
+"""Template registry, parameter schema and the typed-hyperparameter trainer executor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codegen.specs import SpecError
+from components.recs_trainer.executor import merge_hyperparameters
+from pipelines.registry import get_template
+
+REQUIRED = {"query": "SELECT 1", "warehouse_uri": "/w", "transform_module": "t.py",
+            "trainer_module": "m.py"}  # fmt: skip
+
+
+def test_newest_version_is_the_default_and_versions_are_exact():
+    template = get_template("quicktest")
+    assert template.tag == f"quicktest-v{template.version}"
+    assert get_template("quicktest", f"v{template.version}") is template
+
+
+def test_unknown_template_and_version_name_what_exists():
+    with pytest.raises(
+        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.0.0'\]"
+    ):
+        get_template("quicktest", "9.9.9")
+    with pytest.raises(KeyError, match="unknown pipeline template 'nope'"):
+        get_template("nope")
+
+
+def test_parameters_are_typed_and_errors_name_the_parameter():
+    template = get_template("quicktest")
+    params = template.validate(REQUIRED | {"epochs": 3})
+    assert params.epochs == 3 and params.split_strategy == "time_holdout"
+    with pytest.raises(SpecError) as error:
+        template.validate(REQUIRED | {"epochs": 0, "split_strategy": "yearly", "extra": 1})
+    text = str(error.value)
+    assert "epochs: Input should be greater than or equal to 1" in text
+    assert "split_strategy: Input should be 'random', 'time_holdout' or 'strict_temporal'" in text
+    assert "extra: Extra inputs are not permitted" in text
+
+
+def test_runtime_parameters_carry_types_and_defaults():
+    params = get_template("quicktest").runtime_parameters()
+    assert params["epochs"].ptype is int and params["epochs"].default == 5
+    assert params["learning_rate"].ptype is float
+    assert params["split_strategy"].ptype is str
+    assert params["query"].default is None  # required: no default
+
+
+def test_typed_hyperparameters_override_custom_config():
+    props = merge_hyperparameters({
+        "custom_config": json.dumps({"epochs": 1, "top_k": 50}),
+        "epochs": 7, "batch_size": 256, "learning_rate": 0.05, "seed": 3, "module_path": "m",
+    })  # fmt: skip
+    assert json.loads(props["custom_config"]) == {
+        "epochs": 7, "top_k": 50, "batch_size": 256, "learning_rate": 0.05, "seed": 3,
+    }  # fmt: skip
+    assert props["module_path"] == "m" and "epochs" not in props
+
+
+def test_custom_config_must_be_an_object():
+    with pytest.raises(ValueError, match="custom_config must be a JSON object"):
+        merge_hyperparameters({"custom_config": "[1, 2]", "epochs": 1})
