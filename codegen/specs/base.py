@@ -73,7 +73,7 @@ def field_path(loc: tuple) -> str:
 _UNION_TAGS = {
     "string", "numeric", "timestamp",
     "dense", "dropout", "batch_norm", "layer_norm",
-    "date_window", "top_products", "top_customers", "min_transactions", "category",
+    "date_window", "top_products", "top_customers", "min_transactions", "category", "not_null",
 }  # fmt: skip
 
 

@@ -120,13 +120,21 @@ class NumericFilter(Spec):
         return self
 
 
+class NotNullFilter(Spec):
+    """Drop rows where a column is NULL (e.g. transactions without a customer)."""
+
+    type: Literal["not_null"] = "not_null"
+    column: Identifier
+
+
 Filter = Annotated[
     DateWindowFilter
     | TopProductsFilter
     | TopCustomersFilter
     | MinTransactionsFilter
     | CategoryFilter
-    | NumericFilter,
+    | NumericFilter
+    | NotNullFilter,
     Field(discriminator="type"),
 ]
 
