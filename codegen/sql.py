@@ -40,6 +40,7 @@ from codegen.specs import (
     DatasetConfig,
     DateWindowFilter,
     MinTransactionsFilter,
+    NotNullFilter,
     NumericFilter,
     TopCustomersFilter,
     TopProductsFilter,
@@ -48,7 +49,7 @@ from codegen.specs import (
 DIALECT = "bigquery"
 
 # Filters that look at one row at a time; they run before the aggregate filters.
-_ROW_FILTERS = (DateWindowFilter, CategoryFilter, NumericFilter)
+_ROW_FILTERS = (DateWindowFilter, CategoryFilter, NumericFilter, NotNullFilter)
 
 _BASE = "base"
 _FILTERED = "filtered"
@@ -143,6 +144,8 @@ def _row_condition(config: DatasetConfig, flt) -> exp.Expression:
         return _date_window(config, flt)
     if isinstance(flt, CategoryFilter):
         return _category(flt)
+    if isinstance(flt, NotNullFilter):
+        return exp.not_(exp.Is(this=_col(flt.column), expression=exp.Null()))
     return _numeric(flt)
 
 
@@ -268,6 +271,8 @@ def describe_filters(config: DatasetConfig) -> list[str]:
         elif isinstance(flt, CategoryFilter):
             verb = "include" if flt.include is not None else "exclude"
             lines.append(f"{flt.column}: {verb} {len(flt.include or flt.exclude)} value(s)")
+        elif isinstance(flt, NotNullFilter):
+            lines.append(f"{flt.column} is not NULL")
         else:
             bounds = f"{flt.min:g}..{flt.max:g}" if flt.op == "range" else f"{flt.value:g}"
             lines.append(f"{flt.column} {flt.op} {bounds}")

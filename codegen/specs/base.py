@@ -42,9 +42,12 @@ QualifiedColumn = Annotated[str, AfterValidator(_check_qualified)]
 
 class Spec(BaseModel):
     """Base of every spec: unknown keys are errors (a typo must not pass silently), values are
-    immutable once validated, and enum-like strings stay plain strings in JSON."""
+    immutable once validated, and NaN or Infinity (which Python's JSON reader accepts) are
+    refused where they arrive, with the field's path."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class SpecError(ValueError):

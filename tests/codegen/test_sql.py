@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from codegen.specs import DatasetConfig
+from codegen.specs import DatasetConfig, SpecError, load_spec
 from codegen.sql import build_query, dataset_sql, describe_filters
 from tests.codegen.helpers import EXAMPLE_NAMES, load_example
 
@@ -253,11 +253,23 @@ def test_numeric_filters(warehouse, op, operands, expected):
 
 
 def test_numeric_filter_on_fractions_and_nulls(warehouse):
-    # unit_price is NULL for p4 (i6): a comparison drops it, which is how a spec says NOT NULL.
+    # unit_price is NULL for p4 (i6): a comparison drops it, as SQL comparisons do.
     flt = {"type": "numeric", "column": "unit_price", "op": "lte", "value": 10.5}
     assert _invoices(warehouse, flt) == ["i1", "i2", "i3", "i5"]
-    flt = {"type": "numeric", "column": "unit_price", "op": "gte", "value": -1e300}
+
+
+def test_not_null_filter(warehouse):
+    flt = {"type": "not_null", "column": "unit_price"}
     assert _invoices(warehouse, flt) == ["i1", "i2", "i3", "i4", "i5"]
+
+
+def test_nan_filter_value_is_refused_at_the_spec_boundary():
+    with pytest.raises(SpecError, match=r"filters\[0\]\.value: Input should be a finite number"):
+        load_spec(DatasetConfig, '{"name": "d", "primary_table": "t", "columns": '
+                  '[{"column": "t.c"}, {"column": "t.p"}, {"column": "t.ts"}], '
+                  '"roles": {"customer_id": "c", "product_id": "p", "timestamp": "ts"}, '
+                  '"filters": [{"type": "numeric", "column": "c", "op": "gt", "value": NaN}]}',
+                  name="dataset.json")  # fmt: skip
 
 
 def test_non_finite_filter_value_is_refused():
