@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "codegen" / "examples" / "demo_b2b"
+EXAMPLE_NAME = "demo_b2b"
 DEMO_TENANT = "acme-small"
 
 
@@ -43,10 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     total = 6
 
     stage(1, total, "synthetic B2B data into the local warehouse")
-    warehouse = steps.make_data(out / "warehouse", args.customers, args.products, args.transactions)
+    warehouse = steps.make_data(
+        out / "warehouse",
+        customers=args.customers,
+        products=args.products,
+        transactions=args.transactions,
+    )
 
-    stage(2, total, f"generate the TFX modules from {EXAMPLE.relative_to(ROOT)}")
-    configs = steps.load_example(EXAMPLE, epochs=args.epochs)
+    example = steps.EXAMPLES / EXAMPLE_NAME
+    stage(2, total, f"generate the TFX modules from {example.relative_to(ROOT)}")
+    configs = steps.load_example(example, epochs=args.epochs)
     generated = steps.render(configs, out / "generated")
 
     stage(3, total, "quick-test pipeline on TFX LocalDagRunner (Beam DirectRunner)")

@@ -13,6 +13,8 @@ from pathlib import Path
 from codegen.specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
 from pipelines.local import LocalRun
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "codegen" / "examples"
+
 
 @dataclass(frozen=True)
 class Configs:
@@ -22,7 +24,7 @@ class Configs:
     training: TrainingParams
 
 
-def make_data(warehouse: Path, customers: int, products: int, transactions: int) -> Path:
+def make_data(warehouse: Path, *, customers: int, products: int, transactions: int) -> Path:
     from demo.datagen import generate
 
     generate(warehouse, customers=customers, products=products, transactions=transactions)

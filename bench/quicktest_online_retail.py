@@ -1,0 +1,184 @@
+"""Benchmark: the quick-test template on the UCI Online Retail data, with the dataset's protocol.
+
+    python bench/quicktest_online_retail.py --data ../shared/datasets/online_retail.parquet [--runs 3]
+
+Protocol (the dataset README): rows with a CustomerID, Quantity > 0 and an InvoiceNo not starting
+with "C"; train before 2011-11-09, test from it (the template's time_holdout of 30 days from the
+start of the latest day, 2011-12-09, is exactly that cutoff). The benchmark loads the cleaned rows
+into a local warehouse table `raw_data.online_retail`, renders `codegen/examples/online_retail`,
+runs the template `--runs` times and prints ONE JSON line: wall seconds per stage and in total
+(medians over runs), the model's recall@10/@100 in modes "all" and "new", and popularity and EASE
+computed on the very split the pipeline produced, plus the ratio of the total to the 5-minute goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+GOAL_SECONDS = 300.0
+
+
+def load_protocol_rows(data: Path, warehouse: Path) -> int:
+    """Apply the protocol's row filters and write the table the example dataset config reads."""
+    import pandas as pd
+
+    from components.warehouse import LocalWarehouse
+
+    frame = pd.read_parquet(data)
+    keep = (
+        frame["CustomerID"].notna()
+        & (frame["Quantity"] > 0)
+        & ~frame["InvoiceNo"].astype(str).str.startswith("C")
+    )
+    frame = frame[keep].copy()
+    frame["CustomerID"] = frame["CustomerID"].astype("int64")
+    frame["StockCode"] = frame["StockCode"].astype(str)
+    LocalWarehouse(warehouse).write_table("raw_data", "online_retail", frame)
+    return len(frame)
+
+
+def split_pairs(examples_dir: Path, split: str) -> tuple[list[bytes], list[bytes]]:
+    """(customer id, product id) of every row of one split written by QueryExampleGen."""
+    import tensorflow as tf
+
+    files = sorted(str(p) for p in (examples_dir / f"Split-{split}").glob("*.gz"))
+    spec = {
+        "customer_id": tf.io.FixedLenFeature([], tf.string),
+        "product_id": tf.io.FixedLenFeature([], tf.string),
+    }
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(65536)
+    customers: list[bytes] = []
+    products: list[bytes] = []
+    for batch in dataset:
+        parsed = tf.io.parse_example(batch, spec)
+        customers.extend(parsed["customer_id"].numpy().tolist())
+        products.extend(parsed["product_id"].numpy().tolist())
+    return customers, products
+
+
+def baselines_on_split(examples_dir: Path) -> dict[str, dict[str, float]]:
+    """Popularity and EASE (lambda 200 and 500) on the pipeline's own train/eval split."""
+    import numpy as np
+
+    from trainer import baselines
+    from trainer.metrics import evaluate, make_split
+
+    train_c, train_p = split_pairs(examples_dir, "train")
+    eval_c, eval_p = split_pairs(examples_dir, "eval")
+    customer_index = {c: i for i, c in enumerate(sorted(set(train_c)))}
+    product_index = {p: i for i, p in enumerate(sorted(set(train_p)))}
+    n_products = len(product_index)
+
+    def encode(values, index, missing):
+        return np.array([index.get(v, missing) for v in values], dtype=np.int64)
+
+    split = make_split(
+        encode(train_c, customer_index, -1), encode(train_p, product_index, n_products),
+        encode(eval_c, customer_index, -1), encode(eval_p, product_index, n_products),
+        n_products=n_products,
+    )  # fmt: skip
+    out = {
+        "popularity": evaluate(baselines.popularity(split), split),
+        "ease_200": evaluate(baselines.ease(split, l2=200.0), split),
+        "ease_500": evaluate(baselines.ease(split, l2=500.0), split),
+    }
+    out["_split"] = {
+        "train_customers": len(customer_index),
+        "products": n_products,
+        "test_customers": int(len(split.customers)),
+        "test_customers_new": int(len(split.new_customers)),
+    }
+    return out
+
+
+def pick(metrics: dict, keys=("recall_at_10", "recall_at_100", "new_recall_at_10",
+                              "new_recall_at_100")) -> dict:  # fmt: skip
+    return {k: round(float(metrics[k]), 4) for k in keys if k in metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--data", type=Path, required=True, help="online_retail.parquet")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="override the example's epochs")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep artifacts here")
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(
+            f"skipped: {args.data} does not exist (the Online Retail parquet file)", file=sys.stderr
+        )
+        print(
+            json.dumps({"benchmark": "quicktest_online_retail", "skipped": f"{args.data} absent"})
+        )
+        return 0
+
+    from demo import steps
+    from pipelines.local import run_local
+    from pipelines.registry import get_template
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-quicktest-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731 (progress to stderr)
+
+    t0 = time.perf_counter()
+    rows = load_protocol_rows(args.data, work / "warehouse")
+    load_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    configs = steps.load_example(
+        ROOT / "codegen" / "examples" / "online_retail", epochs=args.epochs
+    )
+    from codegen.render import render_all, write_rendered
+
+    write_rendered(render_all(configs.dataset, configs.features, configs.model, configs.training),
+                   work / "generated")  # fmt: skip
+    codegen_seconds = time.perf_counter() - t0
+    values = steps.pipeline_values(configs, work / "generated", work / "warehouse")
+    template = get_template("quicktest")
+
+    stage_runs: list[dict[str, float]] = []
+    totals: list[float] = []
+    run = None
+    for i in range(args.runs):
+        log(f"run {i + 1}/{args.runs}")
+        run = run_local(template, values, root=work / f"run{i}", report=lambda s: log("  " + s))
+        stage_runs.append(run.stage_seconds)
+        totals.append(run.total_seconds)
+    assert run is not None
+    metrics = steps.read_metrics(run)
+    reference = baselines_on_split(run.output("QueryExampleGen", "examples"))
+    split_info = reference.pop("_split")
+    total = statistics.median(totals) + load_seconds + codegen_seconds
+    stages = {
+        name: round(statistics.median(r[name] for r in stage_runs), 1)
+        for name in template.components
+    }
+    print(json.dumps({
+        "benchmark": "quicktest_online_retail",
+        "template": template.tag,
+        "runs": args.runs,
+        "rows": rows,
+        "stage_seconds": {"load": round(load_seconds, 1), "codegen": round(codegen_seconds, 2), **stages},
+        "pipeline_seconds_runs": [round(t, 1) for t in totals],
+        "total_seconds": round(total, 1),
+        "goal_seconds": GOAL_SECONDS,
+        "total_to_goal": round(total / GOAL_SECONDS, 3),
+        "model": pick(metrics["final_metrics"]),
+        "baselines": {name: pick(values) for name, values in reference.items()},
+        "trainer_popularity": pick(metrics.get("baselines", {}).get("popularity", {})),
+        "split": split_info | {k: metrics.get("eval", {}).get(k) for k in ("customers", "customers_new")},
+        "epochs": values["epochs"],
+    }, sort_keys=False))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
