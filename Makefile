@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo /root/.pyenv/versions/3.10.13/bin/python3.10)
 TOOLS := .tools
 NOX := $(TOOLS)/bin/nox
-TENANT ?= acme-small
+TENANT ?= small
 FORMAT ?= table
 
 .PHONY: demo test lint plan compile lock clean help

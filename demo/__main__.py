@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_NAME = "demo_b2b"
-DEMO_TENANT = "acme-small"
+DEMO_TENANT = "small"
 
 
 def stage(number: int, total: int, title: str) -> None:

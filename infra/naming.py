@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 
-class NameError_(ValueError):
+class InvalidName(ValueError):
     """A derived resource name breaks one of Google's naming rules."""
 
 
@@ -26,16 +26,16 @@ class NameRule:
     hint: str
 
     def check(self, value: str) -> str:
-        """Return ``value`` if it satisfies the rule, else raise :class:`NameError_`."""
+        """Return ``value`` if it satisfies the rule, else raise :class:`InvalidName`."""
         if not isinstance(value, str):
-            raise NameError_(f"{self.kind} must be a string, got {type(value).__name__}")
+            raise InvalidName(f"{self.kind} must be a string, got {type(value).__name__}")
         if not self.min_len <= len(value) <= self.max_len:
-            raise NameError_(
+            raise InvalidName(
                 f"{self.kind} {value!r} is {len(value)} characters; "
                 f"Google allows {self.min_len}-{self.max_len}"
             )
         if not re.fullmatch(self.pattern, value):
-            raise NameError_(f"{self.kind} {value!r} is invalid: {self.hint}")
+            raise InvalidName(f"{self.kind} {value!r} is invalid: {self.hint}")
         return value
 
 

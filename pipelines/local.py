@@ -6,7 +6,7 @@ Everything a run writes lives under one folder: `artifacts/` (the pipeline root)
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -42,31 +42,46 @@ class LocalRun:
         return runs[-1]
 
 
-class _StageTracker(logging.Handler):
-    """Turns LocalDagRunner's 'Component X is running/finished.' log lines into progress."""
+class _StageTracker:
+    """Reports each component as it starts and finishes, and times it.
+
+    It wraps the TFX launcher that LocalDagRunner calls once per component. (Its log lines are
+    not reliable for this: Beam-based components lower the absl log level mid-run.)
+    """
 
     def __init__(self, components: tuple[str, ...], report: Callable[[str], None]):
-        super().__init__(level=logging.INFO)
         self.components = components
         self.report = report
-        self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg not in ("Component %s is running.", "Component %s is finished."):
-            return
-        name = str(record.args[0])
+    def _label(self, name: str) -> str:
         index = self.components.index(name) + 1 if name in self.components else "?"
-        if record.msg.endswith("running."):
-            self.current, self.started[name] = name, time.perf_counter()
-            self.report(f"[{index}/{len(self.components)}] {name} ...")
-        else:
-            self.seconds[name] = time.perf_counter() - self.started.get(name, time.perf_counter())
-            self.current = None
-            self.report(
-                f"[{index}/{len(self.components)}] {name} done in {self.seconds[name]:.1f}s"
-            )
+        return f"[{index}/{len(self.components)}] {name}"
+
+    @contextlib.contextmanager
+    def installed(self):
+        from tfx.orchestration.portable import launcher as launcher_lib
+
+        original = launcher_lib.Launcher.launch
+        tracker = self
+
+        def launch(launcher, *args, **kwargs):
+            name = launcher._pipeline_node.node_info.id  # noqa: SLF001 (no public accessor)
+            tracker.current = name
+            tracker.report(f"{tracker._label(name)} ...")
+            started = time.perf_counter()
+            result = original(launcher, *args, **kwargs)
+            tracker.seconds[name] = time.perf_counter() - started
+            tracker.report(f"{tracker._label(name)} done in {tracker.seconds[name]:.1f}s")
+            tracker.current = None
+            return result
+
+        launcher_lib.Launcher.launch = launch
+        try:
+            yield self
+        finally:
+            launcher_lib.Launcher.launch = original
 
 
 def beam_args(workers: int | None = None) -> tuple[str, ...]:
@@ -102,18 +117,12 @@ def run_local(
         beam_pipeline_args=beam_args(beam_workers),
     )
     tracker = _StageTracker(tuple(c.id for c in pipeline.components), report)
-    absl_logger = logging.getLogger("absl")
-    previous_level = absl_logger.level
-    absl_logger.addHandler(tracker)
-    absl_logger.setLevel(logging.INFO)
     start = time.perf_counter()
     try:
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        with tracker.installed():
+            tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as exc:  # name the failing step; the cause stays chained
         raise PipelineStepError(tracker.current or "pipeline", exc) from exc
-    finally:
-        absl_logger.removeHandler(tracker)
-        absl_logger.setLevel(previous_level)
     run.total_seconds = time.perf_counter() - start
     run.stage_seconds = dict(tracker.seconds)
     return run

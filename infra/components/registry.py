@@ -1,0 +1,78 @@
+"""Registry: the tenant's Artifact Registry repositories and read access to shared images."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.components.identities import Identities
+from infra.config import TenantConfig
+
+# repository id -> (format, accounts that read it)
+REPOSITORIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "docker-images": ("DOCKER", ("pipelines", "serving")),
+    "kfp-templates": ("KFP", ("app", "pipelines")),
+}
+# The tenant's runners pull the platform's shared images (trainer, TF Serving, TFDV parser).
+SHARED_IMAGE_READERS: tuple[str, ...] = ("etl", "pipelines")
+
+
+class Registry(pulumi.ComponentResource):
+    """Docker and KFP-template repositories, plus reader grants on the platform's images."""
+
+    repositories: dict[str, gcp.artifactregistry.Repository]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: TenantConfig,
+        project_id: pulumi.Input[str],
+        identities: Identities,
+        depends_on: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("b2brecs:tenant:Registry", name, None, opts)
+        # Children wait for the APIs they call; a component's own depends_on is not inherited.
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+        self.repositories = {}
+        for repo_id, (fmt, readers) in REPOSITORIES.items():
+            repo = gcp.artifactregistry.Repository(
+                f"{name}-{repo_id}",
+                project=project_id,
+                location=config.data_region,
+                repository_id=repo_id,
+                format=fmt,
+                description=f"{config.id} {fmt.lower()} artifacts",
+                labels=config.all_labels(),
+                opts=child,
+            )
+            self.repositories[repo_id] = repo
+            for reader in readers:
+                gcp.artifactregistry.RepositoryIamMember(
+                    f"{name}-{repo_id}-{reader}-reader",
+                    project=project_id,
+                    location=repo.location,
+                    repository=repo.repository_id,
+                    role="roles/artifactregistry.reader",
+                    member=identities.member(reader),
+                    opts=child,
+                )
+        platform = config.platform
+        for reader in SHARED_IMAGE_READERS:
+            gcp.artifactregistry.RepositoryIamMember(
+                f"{name}-shared-images-{reader}-reader",
+                project=platform.project_id,
+                location=platform.region,
+                repository=platform.docker_repository,
+                role="roles/artifactregistry.reader",
+                member=identities.member(reader),
+                opts=child,
+            )
+        self.register_outputs({key: r.name for key, r in self.repositories.items()})
+
+
+def shared_image(config: TenantConfig, image: str) -> str:
+    """Full reference of a platform image, pinned to the configured release tag."""
+    p = config.platform
+    return f"{p.region}-docker.pkg.dev/{p.project_id}/{p.docker_repository}/{image}:{p.image_tag}"

@@ -1,0 +1,43 @@
+"""TfdvParser: the TFDV statistics/schema parser service, callable by the app only."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.components.cloudrun import private_service
+from infra.components.identities import Identities
+from infra.components.registry import shared_image
+from infra.config import TenantConfig
+
+
+class TfdvParser(pulumi.ComponentResource):
+    """A private Cloud Run service running as ``tfdv-parser``."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: TenantConfig,
+        project_id: pulumi.Input[str],
+        identities: Identities,
+        depends_on: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("b2brecs:tenant:TfdvParser", name, None, opts)
+        self.service = private_service(
+            f"{name}-service",
+            service_name="tfdv-parser",
+            project_id=project_id,
+            region=config.data_region,
+            image=shared_image(config, "tfdv-parser"),
+            service_account=identities.email("tfdv"),
+            cpu="1",
+            memory="2Gi",
+            min_instances=0,
+            max_instances=3,
+            labels=config.all_labels(),
+            invokers=[identities.member("app")],
+            parent=self,
+            depends_on=depends_on,
+        )
+        self.register_outputs({"url": self.service.uri})

@@ -1,0 +1,481 @@
+"""Typed tenant and platform configuration, validated before any resource is declared.
+
+A stack's ``config:`` section (the mapping in ``Pulumi.<stack>.yaml``) holds one structured value
+per stack, ``b2b-recs:tenant`` for tenant stacks and ``b2b-recs:platform`` for the platform
+stack, plus Pulumi secrets under their own keys (see :data:`MLFLOW_DB_PASSWORD_KEY` and
+:func:`secret_config_key`). :func:`tenant_from_stack_config` and
+:func:`platform_from_stack_config` are pure functions from that mapping to a validated model;
+errors name the offending field (``tenant.gpu.count``, ``tenant.schedules[1].cron``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from collections.abc import Mapping
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from infra import naming
+
+NAMESPACE = "b2b-recs"
+"""Pulumi project name, and so the namespace of every config key."""
+TENANT_KEY = f"{NAMESPACE}:tenant"
+PLATFORM_KEY = f"{NAMESPACE}:platform"
+MLFLOW_DB_PASSWORD_KEY = "mlflowDbPassword"
+"""Config key (in the project namespace) of the MLflow database password, always a secret."""
+
+# Regions a tenant's data may live in: the Google Cloud regions that offer every service the
+# tenant project uses (Cloud Run, Cloud SQL, Cloud Scheduler, BigQuery, Artifact Registry).
+DATA_REGIONS: frozenset[str] = frozenset(
+    {
+        "europe-central2",
+        "europe-west1",
+        "europe-west3",
+        "europe-west4",
+        "europe-north1",
+        "us-central1",
+        "us-east1",
+        "us-east4",
+        "us-west1",
+        "asia-northeast1",
+        "asia-southeast1",
+    }
+)
+
+# Regions where Vertex AI custom training offers each GPU type. The product hit this: quota was
+# granted in europe-central2, yet training there fails because Vertex offers no training GPUs in
+# that region. Extend a row only after a training job has run there.
+GPU_TRAINING_REGIONS: dict[str, frozenset[str]] = {
+    "NVIDIA_TESLA_T4": frozenset({"europe-west4", "europe-west1", "us-central1"}),
+    "NVIDIA_L4": frozenset({"europe-west4", "europe-west1", "us-central1"}),
+    "NVIDIA_TESLA_V100": frozenset({"europe-west4", "europe-west1", "us-central1"}),
+    "NVIDIA_TESLA_A100": frozenset({"europe-west4", "europe-west1", "us-central1"}),
+}
+
+# Vertex AI custom-training quota ids in the Cloud Quotas API, per GPU type.
+GPU_QUOTA_IDS: dict[str, str] = {
+    "NVIDIA_TESLA_T4": "CustomModelTrainingT4GPUsPerProjectPerRegion",
+    "NVIDIA_L4": "CustomModelTrainingL4GPUsPerProjectPerRegion",
+    "NVIDIA_TESLA_V100": "CustomModelTrainingV100GPUsPerProjectPerRegion",
+    "NVIDIA_TESLA_A100": "CustomModelTrainingA100GPUsPerProjectPerRegion",
+}
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$", min_length=2, max_length=20)
+]
+ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$")]
+
+
+class ConfigError(ValueError):
+    """The stack configuration is invalid; the message names every offending field."""
+
+
+class _Model(BaseModel):
+    """Base of every config model: unknown keys are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Preset(str, Enum):
+    """Serving presets, with the scaling and resources of the product's deployment wizard."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    HIGH_TRAFFIC = "high-traffic"
+
+
+class PresetSpec(_Model):
+    """Scaling and resources of one :class:`Preset`."""
+
+    min_instances: int
+    max_instances: int
+    memory: str
+    cpu: str
+
+
+PRESETS: dict[Preset, PresetSpec] = {
+    Preset.DEVELOPMENT: PresetSpec(min_instances=0, max_instances=2, memory="2Gi", cpu="1"),
+    Preset.PRODUCTION: PresetSpec(min_instances=1, max_instances=10, memory="4Gi", cpu="2"),
+    Preset.HIGH_TRAFFIC: PresetSpec(min_instances=2, max_instances=50, memory="8Gi", cpu="4"),
+}
+
+
+class GpuConfig(_Model):
+    """GPU type and count requested as a quota preference in the training region."""
+
+    type: Literal["NVIDIA_TESLA_T4", "NVIDIA_L4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_A100"] = (
+        "NVIDIA_TESLA_T4"
+    )
+    count: int = Field(default=2, ge=0, le=16)
+
+
+class RetentionDays(_Model):
+    """Days before objects are deleted, per bucket."""
+
+    quick_test: int = Field(default=7, ge=1, le=3650)
+    training: int = Field(default=30, ge=1, le=3650)
+    staging: int = Field(default=3, ge=1, le=3650)
+    mlflow: int = Field(default=365, ge=1, le=3650)
+
+
+class MlflowConfig(_Model):
+    """Sizing of the MLflow tracking server (Cloud Run) and its database (Cloud SQL)."""
+
+    db_tier: str = Field(default="db-f1-micro", pattern=r"^db-[a-z0-9-]+$")
+    db_disk_gb: int = Field(default=10, ge=10, le=1024)
+    cpu: Literal["1", "2", "4"] = "1"
+    memory: str = Field(default="2Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$")
+    min_instances: int = Field(default=0, ge=0, le=10)
+    max_instances: int = Field(default=3, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> MlflowConfig:
+        if self.min_instances > self.max_instances:
+            raise ValueError("min_instances must not exceed max_instances")
+        return self
+
+
+class TemplateRef(_Model):
+    """A published pipeline template, pinned to a semantic version."""
+
+    name: Slug
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+
+
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12))
+_CRON_DOW = ("day of week", 0, 7)
+
+
+def _check_cron_field(text: str, label: str, low: int, high: int) -> None:
+    for part in text.split(","):
+        base, _, step = part.partition("/")
+        if step and (not step.isdigit() or int(step) == 0):
+            raise ValueError(f"cron {label}: bad step {step!r}")
+        if base == "*":
+            continue
+        lo, _, hi = base.partition("-")
+        for bound in (lo, hi) if hi else (lo,):
+            if not bound.isdigit() or not low <= int(bound) <= high:
+                raise ValueError(f"cron {label}: {bound!r} is outside {low}-{high}")
+        if hi and int(lo) > int(hi):
+            raise ValueError(f"cron {label}: range {base!r} is reversed")
+
+
+def validate_cron(expr: str) -> str:
+    """Validate a five-field unix cron expression (numeric fields, ``*``, ranges, steps, lists)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron {expr!r} must have 5 fields, has {len(fields)}")
+    for text, (label, low, high) in zip(fields, (*_CRON_RANGES, _CRON_DOW), strict=True):
+        _check_cron_field(text, label, low, high)
+    return " ".join(fields)
+
+
+class Schedule(_Model):
+    """A Cloud Scheduler job that triggers a pipeline template with fixed parameters."""
+
+    name: Slug
+    cron: str
+    time_zone: str = "UTC"
+    template: TemplateRef
+    parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    target_url: HttpsUrl | None = None
+    """Webhook the job calls; defaults to the tenant's ``scheduler_target_url``."""
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return validate_cron(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+
+class Endpoint(_Model):
+    """A model serving endpoint (Cloud Run) sized by a preset."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")]
+    preset: Preset = Preset.DEVELOPMENT
+    runtime: Literal["native", "scann"] = "native"
+    model_uri: str | None = Field(default=None, pattern=r"^gs://[a-z0-9._-]+(/\S*)?$")
+    public: bool = False
+    """Explicitly public endpoints grant ``allUsers`` the invoker role; the default is private."""
+
+
+class SecretSpec(_Model):
+    """A Secret Manager secret; its value comes from the Pulumi secret ``secret-<name>``."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+    accessors: list[Literal["app", "etl", "tfdv", "mlflow", "pipelines", "scheduler", "serving"]]
+
+
+class PlatformRef(_Model):
+    """Where the platform's shared images live."""
+
+    project_id: str
+    region: str = "europe-central2"
+    docker_repository: str = "shared-images"
+    image_tag: ImageTag
+
+    @field_validator("project_id")
+    @classmethod
+    def _pid(cls, value: str) -> str:
+        return naming.check("project_id", value)
+
+    @field_validator("image_tag")
+    @classmethod
+    def _no_latest(cls, value: str) -> str:
+        # A moving tag makes a deployment irreproducible; pin a release.
+        if value == "latest":
+            raise ValueError("pin a release tag, not 'latest'")
+        return value
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    if len(labels) > 60:
+        raise ValueError("at most 60 labels (Google allows 64, four are reserved for ours)")
+    for key, value in labels.items():
+        naming.check("label_key", key)
+        naming.check("label_value", value)
+    return labels
+
+
+class TenantConfig(_Model):
+    """Everything that differs between tenants. Read as data; see :func:`tenant_from_stack_config`."""
+
+    id: Slug
+    project_id: str | None = None
+    """Defaults to ``b2brecs-<id>``."""
+    org_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    folder_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    billing_account: str = Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+    data_region: str = "europe-central2"
+    training_region: str = "europe-west4"
+    gpu: GpuConfig = Field(default_factory=GpuConfig)
+    retention_days: RetentionDays = Field(default_factory=RetentionDays)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    platform: PlatformRef
+    scheduler_target_url: HttpsUrl | None = None
+    schedules: list[Schedule] = Field(default_factory=list)
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    secrets: list[SecretSpec] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    contact_email: str = Field(default="platform@example.com", pattern=r"^[^@\s]+@[^@\s]+$")
+
+    @field_validator("data_region")
+    @classmethod
+    def _data_region(cls, value: str) -> str:
+        if value not in DATA_REGIONS:
+            raise ValueError(f"{value!r} is not an allowed data region: {sorted(DATA_REGIONS)}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_labels(value)
+
+    @field_validator("project_id")
+    @classmethod
+    def _project(cls, value: str | None) -> str | None:
+        return None if value is None else naming.check("project_id", value)
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> TenantConfig:
+        if (self.org_id is None) == (self.folder_id is None):
+            raise _field_error("org_id", "set exactly one of org_id and folder_id")
+        allowed = GPU_TRAINING_REGIONS[self.gpu.type]
+        if self.training_region not in allowed:
+            raise _field_error(
+                "training_region",
+                f"{self.training_region!r} offers no Vertex AI training {self.gpu.type}; "
+                f"use one of {sorted(allowed)}",
+            )
+        for field, items in (
+            ("schedules", self.schedules),
+            ("endpoints", self.endpoints),
+            ("secrets", self.secrets),
+        ):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                if item.name in seen:
+                    raise _field_error(f"{field}[{index}].name", f"duplicate name {item.name!r}")
+                seen.add(item.name)
+        for index, schedule in enumerate(self.schedules):
+            if schedule.target_url is None and self.scheduler_target_url is None:
+                raise _field_error(
+                    f"schedules[{index}].target_url",
+                    "set target_url or the tenant's scheduler_target_url",
+                )
+        # Derived names must fit Google's limits; check them here, before any resource exists.
+        naming.check("project_id", self.gcp_project_id)
+        naming.bucket(self.gcp_project_id, "quicktest-artifacts")
+        return self
+
+    @property
+    def gcp_project_id(self) -> str:
+        """The tenant's Google Cloud project id."""
+        return self.project_id or naming.project_id(self.id)
+
+    @property
+    def regions(self) -> frozenset[str]:
+        """The only regions this tenant's regional resources may sit in."""
+        return frozenset({self.data_region, self.training_region})
+
+    def all_labels(self) -> dict[str, str]:
+        """Labels applied to every labelled resource: the tenant's plus ours."""
+        return {**self.labels, "tenant": self.id, "managed-by": "pulumi", "system": "b2b-recs"}
+
+    def target_of(self, schedule: Schedule) -> str:
+        """The URL a schedule's job calls."""
+        return schedule.target_url or self.scheduler_target_url or ""
+
+
+class TenantRef(_Model):
+    """A tenant as the platform stack knows it: enough to grant its project read access."""
+
+    id: Slug
+    project_id: str
+    project_number: str = Field(pattern=r"^[0-9]{6,20}$")
+
+    @field_validator("project_id")
+    @classmethod
+    def _pid(cls, value: str) -> str:
+        return naming.check("project_id", value)
+
+
+class PlatformConfig(_Model):
+    """The central platform project: shared image and template repositories."""
+
+    project_id: str
+    org_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    folder_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
+    billing_account: str = Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+    region: str = "europe-central2"
+    docker_repository: str = "shared-images"
+    templates_repository: str = "shared-templates"
+    tenants: list[TenantRef] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("project_id")
+    @classmethod
+    def _pid(cls, value: str) -> str:
+        return naming.check("project_id", value)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in DATA_REGIONS:
+            raise ValueError(f"{value!r} is not an allowed region: {sorted(DATA_REGIONS)}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_labels(value)
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> PlatformConfig:
+        if (self.org_id is None) == (self.folder_id is None):
+            raise _field_error("org_id", "set exactly one of org_id and folder_id")
+        seen: set[str] = set()
+        for index, tenant in enumerate(self.tenants):
+            if tenant.id in seen:
+                raise _field_error(f"tenants[{index}].id", f"duplicate tenant {tenant.id!r}")
+            seen.add(tenant.id)
+        for field in ("docker_repository", "templates_repository"):
+            naming.check("repository_id", getattr(self, field))
+        return self
+
+    def all_labels(self) -> dict[str, str]:
+        """Labels applied to every labelled platform resource."""
+        return {**self.labels, "managed-by": "pulumi", "system": "b2b-recs"}
+
+
+class _FieldError(ValueError):
+    """A cross-field error that knows which field to blame."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _field_error(field: str, message: str) -> _FieldError:
+    return _FieldError(field, message)
+
+
+def _format(root: str, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        path = root
+        for part in item["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        message = item["msg"].removeprefix("Value error, ")
+        # Cross-field validators raise _FieldError("field: message"); move the field into the path.
+        match = re.match(r"^([A-Za-z_][\w\[\].]*): (.*)$", message, flags=re.S)
+        if match and item["type"] == "value_error":
+            path, message = f"{path}.{match.group(1)}", match.group(2)
+        lines.append(f"{path}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _structured(config: Mapping[str, Any], key: str) -> Any:
+    if key not in config:
+        raise ConfigError(f"{key}: missing; the stack config must define it")
+    value = config[key]
+    # pulumi.Config hands structured values over as JSON text; a YAML file gives the mapping.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{key}: not valid JSON ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def tenant_from_stack_config(config: Mapping[str, Any]) -> TenantConfig:
+    """Build the validated tenant configuration from a stack's ``config:`` mapping.
+
+    Raises :class:`ConfigError` whose message names each invalid field, e.g.
+    ``tenant.schedules[0].cron: cron 'x' must have 5 fields, has 1``.
+    """
+    raw = _structured(config, TENANT_KEY)
+    try:
+        return TenantConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format("tenant", exc)) from None
+    except naming.InvalidName as exc:
+        raise ConfigError(f"tenant: {exc}") from None
+
+
+def platform_from_stack_config(config: Mapping[str, Any]) -> PlatformConfig:
+    """Build the validated platform configuration from the platform stack's ``config:`` mapping."""
+    raw = _structured(config, PLATFORM_KEY)
+    try:
+        return PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format("platform", exc)) from None
+
+
+def secret_config_key(secret_name: str) -> str:
+    """Config key (in the project namespace) holding the value of a tenant secret."""
+    return f"secret-{secret_name}"

@@ -1,0 +1,309 @@
+"""Policy rules over a recorded resource graph (see :mod:`infra.offline`).
+
+Each rule is a function ``(graph, context) -> list[Violation]``. Rules look at what the program
+actually declared, not at the config, so they catch mistakes in component code as well as in
+tenant data. Tests prove every rule passes on the example tenants and fires on a broken variant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra import naming
+from infra.config import PlatformConfig, TenantConfig
+from infra.offline import SECRET_PLACEHOLDER, Graph, Resource
+
+BASIC_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
+PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+
+# Inputs that must only ever hold secret values, per resource type.
+SECRET_INPUTS: dict[str, tuple[str, ...]] = {
+    "gcp:secretmanager/secretVersion:SecretVersion": ("secretData",),
+    "gcp:sql/user:User": ("password",),
+    "gcp:sql/databaseInstance:DatabaseInstance": ("rootPassword",),
+}
+
+# (input holding the physical name, naming rule) per resource type.
+NAMED_INPUTS: dict[str, tuple[str, str]] = {
+    "gcp:organizations/project:Project": ("projectId", "project_id"),
+    "gcp:serviceaccount/account:Account": ("accountId", "service_account_id"),
+    "gcp:storage/bucket:Bucket": ("name", "bucket"),
+    "gcp:cloudrunv2/service:Service": ("name", "cloud_run_service"),
+    "gcp:cloudscheduler/job:Job": ("name", "scheduler_job"),
+    "gcp:secretmanager/secret:Secret": ("secretId", "secret_id"),
+    "gcp:artifactregistry/repository:Repository": ("repositoryId", "repository_id"),
+    "gcp:bigquery/dataset:Dataset": ("datasetId", "dataset_id"),
+    "gcp:sql/databaseInstance:DatabaseInstance": ("name", "sql_instance"),
+}
+
+_SA_EMAIL = re.compile(r"([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.")
+_AGENT = re.compile(r"service-(\d+)@")
+_PROJECT_PATH = re.compile(r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])(/|$)")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule on one resource."""
+
+    rule: str
+    resource: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.resource}: {self.message}"
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a graph is checked against."""
+
+    project_id: str
+    regions: frozenset[str]
+    shared_projects: frozenset[str] = frozenset()
+    """Other projects this graph may grant on (the platform's shared repositories)."""
+    public_services: frozenset[str] = frozenset()
+    """Physical names of Cloud Run services that are explicitly public."""
+    secret_values: frozenset[str] = field(default_factory=lambda: frozenset({SECRET_PLACEHOLDER}))
+    """Secret plaintexts that must never appear outside a secret input."""
+    tenant_scoped: bool = True
+    """Apply the cross-tenant rule (the platform stack grants to many tenants by design)."""
+
+    @classmethod
+    def for_tenant(cls, config: TenantConfig) -> PolicyContext:
+        """The context of a tenant stack."""
+        return cls(
+            project_id=config.gcp_project_id,
+            regions=config.regions,
+            shared_projects=frozenset({config.platform.project_id}),
+            public_services=frozenset(f"serve-{e.name}" for e in config.endpoints if e.public),
+        )
+
+    @classmethod
+    def for_platform(cls, config: PlatformConfig) -> PolicyContext:
+        """The context of the platform stack."""
+        return cls(
+            project_id=config.project_id, regions=frozenset({config.region}), tenant_scoped=False
+        )
+
+
+def _is_binding(resource: Resource) -> bool:
+    return resource.type.lower().endswith("iammember") or resource.type.lower().endswith(
+        "iambinding"
+    )
+
+
+def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}.{index}")
+    else:
+        yield path, value
+
+
+def _label(resource: Resource) -> str:
+    return f"{resource.name} ({resource.type})"
+
+
+def no_basic_roles(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """No binding may grant roles/owner, roles/editor or roles/viewer."""
+    out = []
+    for r in graph.resources:
+        for path, value in _walk(dict(r.inputs)):
+            if path.split(".")[-1] == "role" and value in BASIC_ROLES:
+                out.append(
+                    Violation(
+                        "no-basic-roles",
+                        _label(r),
+                        f"grants basic role {value} to {r.input('member')}; "
+                        "grant a predefined role on the narrowest resource instead",
+                    )
+                )
+    return out
+
+
+def no_public_access(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """No allUsers/allAuthenticatedUsers, except invoker on an explicitly public service."""
+    out = []
+    for r in graph.resources:
+        members = [v for p, v in _walk(dict(r.inputs)) if p.split(".")[-1] in ("member", "members")]
+        members += [v for p, v in _walk(dict(r.inputs)) if re.search(r"members\.\d+$", p)]
+        public = sorted({m for m in members if m in PUBLIC_MEMBERS})
+        if not public:
+            continue
+        allowed = (
+            r.type == "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
+            and r.input("role") == "roles/run.invoker"
+            and r.input("name") in ctx.public_services
+        )
+        if not allowed:
+            out.append(
+                Violation(
+                    "no-public-access",
+                    _label(r),
+                    f"grants {r.input('role')} to {', '.join(public)} on a resource that is not "
+                    "declared public",
+                )
+            )
+    for r in graph.of_type("gcp:cloudrunv2/service:Service"):
+        if r.input("invokerIamDisabled") and r.input("name") not in ctx.public_services:
+            out.append(
+                Violation("no-public-access", _label(r), "disables invoker IAM (public service)")
+            )
+    return out
+
+
+def buckets_are_governed(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Every bucket: a lifecycle rule, uniform access, public access prevention, labels."""
+    out = []
+    for r in graph.of_type("gcp:storage/bucket:Bucket"):
+        problems = []
+        if not r.input("lifecycleRules"):
+            problems.append("has no lifecycle rule (objects would be kept forever)")
+        if r.input("uniformBucketLevelAccess") is not True:
+            problems.append("lacks uniform bucket-level access")
+        if r.input("publicAccessPrevention") != "enforced":
+            problems.append("does not enforce public access prevention")
+        if not r.input("labels"):
+            problems.append("has no labels")
+        out += [Violation("bucket-governance", _label(r), p) for p in problems]
+    return out
+
+
+def resources_in_allowed_regions(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Every regional resource sits in the tenant's data or training region."""
+    out = []
+    for r in graph.resources:
+        # A binding's location names the resource it grants on (possibly the platform's).
+        if _is_binding(r) or not r.custom:
+            continue
+        for path, value in _walk(dict(r.inputs)):
+            key = path.split(".")[-1]
+            if key in ("location", "region") and isinstance(value, str):
+                if value.lower() not in ctx.regions:
+                    out.append(
+                        Violation(
+                            "allowed-regions",
+                            _label(r),
+                            f"{path}={value!r} is outside the allowed regions "
+                            f"{sorted(ctx.regions)}",
+                        )
+                    )
+    return out
+
+
+def secrets_stay_secret(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Secret inputs are secret outputs, and no secret plaintext appears anywhere else."""
+    out = []
+    for r in graph.resources:
+        for key in SECRET_INPUTS.get(r.type, ()):
+            if r.input(key) is not None and key not in r.secret_paths:
+                out.append(
+                    Violation(
+                        "secrets-are-secret",
+                        _label(r),
+                        f"input {key} is not a Pulumi secret; wrap it with pulumi.Output.secret",
+                    )
+                )
+        for path, value in _walk(dict(r.inputs)):
+            if any(p == path or path.startswith(p + ".") for p in r.secret_paths):
+                continue
+            if isinstance(value, str) and any(s and s in value for s in ctx.secret_values):
+                out.append(
+                    Violation(
+                        "secrets-are-secret",
+                        _label(r),
+                        f"input {path} contains a secret value in clear text",
+                    )
+                )
+    return out
+
+
+def names_within_limits(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Physical names and labels respect Google's length and character rules."""
+    out = []
+    for r in graph.resources:
+        checks: list[tuple[str, Any]] = []
+        if r.type in NAMED_INPUTS:
+            key, rule = NAMED_INPUTS[r.type]
+            checks.append((rule, r.input(key)))
+        for labels_key in ("labels", "settings.userLabels"):
+            for key, value in (r.input(labels_key) or {}).items():
+                checks += [("label_key", key), ("label_value", value)]
+        for rule, value in checks:
+            try:
+                naming.check(rule, value)
+            except naming.InvalidName as exc:
+                out.append(Violation("naming-limits", _label(r), str(exc)))
+    return out
+
+
+def no_cross_tenant_bindings(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Bindings name only this tenant's project and accounts (or the platform's shared repos)."""
+    if not ctx.tenant_scoped:
+        return []
+    numbers = {
+        str(r.outputs.get("number"))
+        for r in graph.of_type("gcp:organizations/project:Project")
+        if r.input("projectId") == ctx.project_id
+    }
+    out = []
+    for r in graph.resources:
+        if not _is_binding(r):
+            continue
+        found: list[str] = []
+        for path, value in _walk(dict(r.inputs)):
+            if not isinstance(value, str):
+                continue
+            key = path.split(".")[-1]
+            for match in _SA_EMAIL.finditer(value):
+                # Google-managed agents (service-<number>@gcp-sa-*) are checked by number below.
+                owner = match.group(2)
+                if owner != ctx.project_id and not owner.startswith("gcp-sa-"):
+                    found.append(f"{path} names account {match.group(1)}@{owner}")
+            for match in _AGENT.finditer(value):
+                if match.group(1) not in numbers:
+                    found.append(f"{path} names the service agent of project #{match.group(1)}")
+            for match in _PROJECT_PATH.finditer(value):
+                if match.group(1) != ctx.project_id:
+                    found.append(f"{path} names project {match.group(1)}")
+            if key == "project" and value not in {ctx.project_id, *ctx.shared_projects}:
+                found.append(f"binds on project {value}")
+            if key == "bucket" and not value.startswith(ctx.project_id + "-"):
+                found.append(f"binds on bucket {value}, which is not this tenant's")
+        out += [Violation("no-cross-tenant", _label(r), f) for f in found]
+    return out
+
+
+RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
+    no_basic_roles,
+    no_public_access,
+    buckets_are_governed,
+    resources_in_allowed_regions,
+    secrets_stay_secret,
+    names_within_limits,
+    no_cross_tenant_bindings,
+)
+
+
+def check(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Run every rule; violations sorted for stable reports."""
+    found = [v for rule in RULES for v in rule(graph, ctx)]
+    return sorted(found, key=lambda v: (v.rule, v.resource, v.message))
+
+
+class PolicyError(AssertionError):
+    """Raised by :func:`enforce` with one line per violation."""
+
+
+def enforce(graph: Graph, ctx: PolicyContext) -> None:
+    """Raise :class:`PolicyError` listing every violation, if any."""
+    violations = check(graph, ctx)
+    if violations:
+        lines = "\n  ".join(str(v) for v in violations)
+        raise PolicyError(f"{len(violations)} policy violation(s) in {graph.stack}:\n  {lines}")

@@ -1,0 +1,79 @@
+"""Stack files (``infra/Pulumi.<stack>.yaml``) read as data, and their offline evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.config import (
+    MLFLOW_DB_PASSWORD_KEY,
+    NAMESPACE,
+    ConfigError,
+    platform_from_stack_config,
+    secret_config_key,
+    tenant_from_stack_config,
+)
+from infra.offline import Graph, evaluate
+from infra.policy import PolicyContext
+from infra.program import PLATFORM_STACK, run_stack
+
+INFRA_DIR = Path(__file__).resolve().parent
+
+
+class UnknownStack(LookupError):
+    """No ``Pulumi.<name>.yaml`` exists; the message lists the stacks that do."""
+
+
+def available_stacks(directory: Path = INFRA_DIR) -> list[str]:
+    """Names of the stacks with a ``Pulumi.<name>.yaml`` file, sorted."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
+
+
+def load_stack_config(stack: str, directory: Path = INFRA_DIR) -> dict[str, Any]:
+    """The ``config:`` mapping of ``Pulumi.<stack>.yaml``."""
+    path = directory / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        names = ", ".join(available_stacks(directory)) or "none"
+        raise UnknownStack(f"unknown stack {stack!r}; available: {names}")
+    data = yaml.safe_load(path.read_text()) or {}
+    config = data.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"{path.name}: 'config' must be a mapping")
+    return dict(config)
+
+
+def with_offline_secrets(stack: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Add a secret placeholder for every required secret the file does not set.
+
+    Secret values never live in the example stack files (the CLI encrypts them when an engineer
+    runs ``pulumi config set --secret``); offline, a placeholder marked secret stands in.
+    """
+    out = dict(config)
+    if stack == PLATFORM_STACK:
+        return out
+    tenant = tenant_from_stack_config(config)
+    keys = [MLFLOW_DB_PASSWORD_KEY, *(secret_config_key(s.name) for s in tenant.secrets)]
+    for key in keys:
+        out.setdefault(f"{NAMESPACE}:{key}", {"secure": "offline-placeholder"})
+    return out
+
+
+def policy_context(stack: str, config: Mapping[str, Any]) -> PolicyContext:
+    """The policy context for a stack's validated config."""
+    if stack == PLATFORM_STACK:
+        return PolicyContext.for_platform(platform_from_stack_config(config))
+    return PolicyContext.for_tenant(tenant_from_stack_config(config))
+
+
+def evaluate_stack(
+    stack: str, config: Mapping[str, Any] | None = None, directory: Path = INFRA_DIR
+) -> tuple[Graph, PolicyContext]:
+    """Evaluate a stack's program with mocks; ``config`` overrides reading the stack file."""
+    raw = load_stack_config(stack, directory) if config is None else dict(config)
+    # Validate first: a bad config must fail before the runtime declares anything.
+    ctx = policy_context(stack, raw)
+    graph = evaluate(run_stack, stack=stack, config=with_offline_secrets(stack, raw))
+    return graph, ctx
