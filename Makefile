@@ -1,5 +1,4 @@
 # Thin wrappers: every task lives in noxfile.py. `make` only bootstraps nox and uv into .tools/.
-PYTHON ?= $(shell command -v python3.10 2>/dev/null || echo /root/.pyenv/versions/3.10.13/bin/python3.10)
 TOOLS := .tools
 NOX := $(TOOLS)/bin/nox
 TENANT ?= small
@@ -14,8 +13,7 @@ help:
 	@echo "make compile         compile every pipeline template to KFP v2 IR under build/"
 
 $(NOX): requirements-tools.txt
-	@test -x "$(PYTHON)" || { echo "Python 3.10 not found: install it (see README) or pass PYTHON=/path/to/python3.10" >&2; exit 2; }
-	"$(PYTHON)" -m venv --clear $(TOOLS)
+	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) && echo "bootstrapping $(TOOLS) with $$python" && "$$python" -m venv --clear $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
 	@touch $(NOX)
 
