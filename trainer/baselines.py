@@ -1,0 +1,84 @@
+"""Non-learned baselines, scored by `trainer.metrics.evaluate` on the model's own split.
+
+Each builder takes an `EvalSplit` and returns a score function (customer indices -> scores over
+every product), the interface every model is evaluated through.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from trainer.metrics import EvalSplit, ScoreFn
+
+
+def _buyers_per_product(split: EvalSplit) -> np.ndarray:
+    # Distinct buyers rather than rows: one wholesaler re-ordering a product weekly should not
+    # make it the most popular product for everyone.
+    return np.asarray((split.train > 0).sum(axis=0), dtype=np.float64).reshape(-1)
+
+
+def popularity(split: EvalSplit) -> ScoreFn:
+    """Every customer gets the same ranking: products by number of distinct train buyers."""
+    scores = _buyers_per_product(split)
+
+    def score(customers: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(scores, (len(customers), split.n_products))
+
+    return score
+
+
+def repeat_then_popularity(split: EvalSplit) -> ScoreFn:
+    """The customer's own train purchases (most frequent first), then the popular products.
+
+    Popularity is scaled into [0, 1) so it only orders products the customer never bought and
+    breaks ties among the ones they did.
+    """
+    buyers = _buyers_per_product(split)
+    tiebreak = buyers / (buyers.max(initial=0.0) + 1.0)
+
+    def score(customers: np.ndarray) -> np.ndarray:
+        own = split.train[customers].toarray()
+        return own + tiebreak[None, :]
+
+    return score
+
+
+def ease_weights(matrix: sp.spmatrix | np.ndarray, l2: float) -> np.ndarray:
+    """EASE item-item weights in closed form (Steck, 2019) for a binary interaction matrix.
+
+    B = I - P / diag(P) with P = (XᵀX + l2·I)⁻¹, which is the ridge regression of every item on
+    the others with the constraint diag(B) = 0.
+    """
+    x = sp.csr_matrix(matrix, dtype=np.float64)
+    gram = (x.T @ x).toarray()
+    gram[np.diag_indices_from(gram)] += l2
+    p = np.linalg.inv(gram)
+    weights = -p / np.diag(p)[None, :]
+    weights[np.diag_indices_from(weights)] = 0.0
+    return weights
+
+
+def ease(split: EvalSplit, l2: float = 500.0, *, max_products: int = 10_000) -> ScoreFn:
+    """EASE scores: a customer's binary train history times the item-item weights.
+
+    Dense (n_products² memory and an O(n³) inverse): refused above `max_products`.
+    """
+    if split.n_products > max_products:
+        raise ValueError(
+            f"EASE is dense: {split.n_products} products exceed max_products={max_products}"
+        )
+    binary = (split.train > 0).astype(np.float64)
+    weights = ease_weights(binary, l2)
+
+    def score(customers: np.ndarray) -> np.ndarray:
+        return np.asarray(binary[customers] @ weights)
+
+    return score
+
+
+BASELINES = {
+    "popularity": popularity,
+    "repeat_then_popularity": repeat_then_popularity,
+    "ease": ease,
+}

@@ -1,0 +1,62 @@
+"""Reading transformed examples (gzipped TFRecords written by Transform)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+
+def list_files(patterns: Sequence[str] | str) -> list[str]:
+    """Files matching the glob patterns, sorted so the read order is reproducible."""
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    files = sorted({f for pattern in patterns for f in tf.io.gfile.glob(pattern)})
+    if not files:
+        raise FileNotFoundError(f"no files match {list(patterns)}")
+    return files
+
+
+def make_dataset(
+    patterns: Sequence[str] | str,
+    feature_spec: Mapping[str, tf.io.FixedLenFeature],
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int | None = None,
+    shuffle_buffer: int = 100_000,
+) -> tf.data.Dataset:
+    """Batches of `{transformed name: [batch] tensor}` parsed with `feature_spec`.
+
+    `feature_spec` is `TFTransformOutput.transformed_feature_spec()` (optionally narrowed to the
+    features a model reads). With `shuffle`, rows are shuffled with `seed` (reshuffled each
+    epoch, the same sequence of orders on every run with the same seed).
+    """
+    files = list_files(patterns)
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
+    dataset = dataset.map(
+        lambda records: tf.io.parse_example(records, dict(feature_spec)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def read_columns(
+    patterns: Sequence[str] | str,
+    feature_spec: Mapping[str, tf.io.FixedLenFeature],
+    *,
+    batch_size: int = 8192,
+) -> dict[str, np.ndarray]:
+    """Every row of the files as `{name: numpy array}`, in file order (for evaluation)."""
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in feature_spec}
+    for batch in make_dataset(patterns, feature_spec, batch_size):
+        for name, values in batch.items():
+            columns[name].append(values.numpy())
+    return {
+        name: np.concatenate(parts) if parts else np.zeros([0]) for name, parts in columns.items()
+    }

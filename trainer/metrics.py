@@ -1,0 +1,169 @@
+"""The evaluation protocol: Recall@K per test customer, in "all" and "new" modes.
+
+Inputs are plain arrays of (customer index, product index) pairs for the train and eval splits,
+so the trainer, the baselines and the benchmark score every model on the identical split:
+
+* products are "in vocabulary" when their index is in `[0, n_products)` (Transform puts values
+  unseen in train at `n_products` and above); test items are the distinct in-vocabulary products
+  a customer bought in the eval window;
+* test customers are those seen in train that have at least one test item (recall is undefined
+  without one);
+* Recall@K = |top-K ∩ test items| / min(|test items|, K), averaged over test customers;
+* mode "all" ranks every product, including ones the customer already bought; mode "new" keeps
+  only test items not bought in train, skips customers left with none, and removes the products
+  bought in train from the ranking before taking the top K.
+
+A model enters as a score function: customer indices `[b]` -> scores `[b, n_products]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+KS: tuple[int, ...] = (5, 10, 50, 100)
+
+ScoreFn = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class EvalSplit:
+    """A train/eval split reduced to what the protocol needs (build it with `make_split`)."""
+
+    n_products: int
+    train: sp.csr_matrix
+    """Purchase counts, customers x products, in-vocabulary train rows only."""
+    customers: np.ndarray
+    test_items: tuple[np.ndarray, ...]
+    new_customers: np.ndarray
+    new_test_items: tuple[np.ndarray, ...]
+    train_rows: int
+    eval_rows: int
+
+    def mode(self, mode: str) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """(test customers, their test items) of mode "all" or "new"."""
+        if mode == "all":
+            return self.customers, self.test_items
+        if mode == "new":
+            return self.new_customers, self.new_test_items
+        raise ValueError(f"unknown mode {mode!r}; expected 'all' or 'new'")
+
+
+def _pairs(customers, products) -> tuple[np.ndarray, np.ndarray]:
+    c = np.asarray(customers, dtype=np.int64).reshape(-1)
+    p = np.asarray(products, dtype=np.int64).reshape(-1)
+    if c.shape != p.shape:
+        raise ValueError(f"customer and product arrays differ in length: {c.shape} vs {p.shape}")
+    return c, p
+
+
+def make_split(
+    train_customers,
+    train_products,
+    eval_customers,
+    eval_products,
+    *,
+    n_products: int,
+) -> EvalSplit:
+    """Apply the protocol's filters to train and eval (customer index, product index) pairs.
+
+    `n_products` is the train vocabulary size: products at or above it are out of vocabulary.
+    Negative customer indices are ignored (a caller may use -1 for an unknown customer).
+    """
+    tc, tp = _pairs(train_customers, train_products)
+    ec, ep = _pairs(eval_customers, eval_products)
+    keep = (tp >= 0) & (tp < n_products) & (tc >= 0)
+    tc, tp = tc[keep], tp[keep]
+    n_customers = int(max(tc.max(initial=-1), ec.max(initial=-1))) + 1
+    train = sp.csr_matrix(
+        (np.ones(len(tc), dtype=np.float64), (tc, tp)), shape=(n_customers, n_products)
+    )
+    train.sum_duplicates()
+    seen = np.zeros(n_customers, dtype=bool)
+    seen[tc] = True
+    keep = (ec >= 0) & (ep >= 0) & (ep < n_products)
+    keep[keep] &= seen[ec[keep]]
+    eval_pairs = np.unique(np.stack([ec[keep], ep[keep]], axis=1), axis=0)
+
+    customers, starts = np.unique(eval_pairs[:, 0], return_index=True)
+    test_items = tuple(np.split(eval_pairs[:, 1], starts[1:])) if len(customers) else ()
+    new_customers, new_items = [], []
+    for customer, items in zip(customers, test_items, strict=True):
+        bought = train.indices[train.indptr[customer] : train.indptr[customer + 1]]
+        fresh = np.setdiff1d(items, bought, assume_unique=True)
+        if len(fresh):
+            new_customers.append(customer)
+            new_items.append(fresh)
+    return EvalSplit(
+        n_products=n_products,
+        train=train,
+        customers=customers,
+        test_items=test_items,
+        new_customers=np.asarray(new_customers, dtype=np.int64),
+        new_test_items=tuple(new_items),
+        train_rows=len(tc),
+        eval_rows=len(ec),
+    )
+
+
+def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
+    """Indices of the k best-scored products per row, best first; ties go to the lower index.
+
+    `exclude` (same rows as `scores`) marks products removed from the ranking (mode "new").
+    """
+    scores = np.array(scores, dtype=np.float64, copy=True)
+    if exclude is not None:
+        rows, cols = exclude.nonzero()
+        scores[rows, cols] = -np.inf
+    k = min(k, scores.shape[1])
+    # A stable sort of the negated scores keeps ties in index order: rankings are reproducible.
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def recall_at_k(ranked: np.ndarray, test_items: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """Per-row recall: |ranked[:k] ∩ test items| / min(|test items|, k)."""
+    out = np.empty(len(test_items), dtype=np.float64)
+    for i, items in enumerate(test_items):
+        hits = np.isin(ranked[i, :k], items).sum()
+        out[i] = hits / min(len(items), k)
+    return out
+
+
+def evaluate(
+    score_fn: ScoreFn,
+    split: EvalSplit,
+    ks: Sequence[int] = KS,
+    *,
+    modes: Sequence[str] = ("all", "new"),
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Mean Recall@K of a score function, keyed `recall_at_<k>` and `new_recall_at_<k>`.
+
+    A mode with no test customers reports nothing (absent keys, not zeros).
+    """
+    results: dict[str, float] = {}
+    for mode in modes:
+        customers, items = split.mode(mode)
+        if not len(customers):
+            continue
+        sums = dict.fromkeys(ks, 0.0)
+        for start in range(0, len(customers), batch_size):
+            batch = customers[start : start + batch_size]
+            scores = np.asarray(score_fn(batch))
+            if scores.shape != (len(batch), split.n_products):
+                raise ValueError(
+                    f"score_fn returned shape {scores.shape}, "
+                    f"expected {(len(batch), split.n_products)}"
+                )
+            exclude = split.train[batch] if mode == "new" else None
+            ranked = top_k(scores, max(ks), exclude)
+            batch_items = items[start : start + batch_size]
+            for k in ks:
+                sums[k] += recall_at_k(ranked, batch_items, k).sum()
+        prefix = "new_" if mode == "new" else ""
+        for k in ks:
+            results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)
+    return results
