@@ -13,8 +13,9 @@ help:
 	@echo "make compile         compile every pipeline template to KFP v2 IR under build/"
 
 $(NOX): requirements-tools.txt
-	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) && echo "bootstrapping $(TOOLS) with $$python" && "$$python" -m venv --clear $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt
+	@# Bootstrap output goes to stderr: `make plan FORMAT=json` must print only JSON on stdout.
+	@python=$$(PYTHON="$(PYTHON)" scripts/find-python.sh) && echo "bootstrapping $(TOOLS) with $$python" >&2 && "$$python" -m venv --clear $(TOOLS) >&2
+	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-tools.txt >&2
 	@touch $(NOX)
 
 demo: $(NOX)
