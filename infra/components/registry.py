@@ -6,6 +6,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.components.identities import Identities
+from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
 # repository id -> (format, accounts that read it)
@@ -17,24 +18,23 @@ REPOSITORIES: dict[str, tuple[str, tuple[str, ...]]] = {
 SHARED_IMAGE_READERS: tuple[str, ...] = ("etl", "pipelines")
 
 
-class Registry(pulumi.ComponentResource):
+class Registry(TenantComponent):
     """Docker and KFP-template repositories, plus reader grants on the platform's images."""
 
     repositories: dict[str, gcp.artifactregistry.Repository]
 
-    def __init__(
+    type_token = "b2brecs:tenant:Registry"
+
+    def declare(
         self,
         name: str,
         *,
         config: TenantConfig,
         project_id: pulumi.Input[str],
         identities: Identities,
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:Registry", name, None, opts)
-        # Children wait for the APIs they call; a component's own depends_on is not inherited.
-        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+        depends_on: list[pulumi.Resource],
+    ) -> dict[str, pulumi.Output]:
+        child = self.child_options(depends_on)
         self.repositories = {}
         for repo_id, (fmt, readers) in REPOSITORIES.items():
             repo = gcp.artifactregistry.Repository(
@@ -69,7 +69,7 @@ class Registry(pulumi.ComponentResource):
                 member=identities.member(reader),
                 opts=child,
             )
-        self.register_outputs({key: r.name for key, r in self.repositories.items()})
+        return {key: r.name for key, r in self.repositories.items()}
 
 
 def shared_image(config: TenantConfig, image: str) -> str:

@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 
 from infra import naming
 from infra.components.identities import Identities
+from infra.components.tenant import TenantComponent
 from infra.config import Schedule, TenantConfig
 
 
@@ -25,24 +26,24 @@ def request_body(config: TenantConfig, schedule: Schedule) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-class Schedules(pulumi.ComponentResource):
+class Schedules(TenantComponent):
     """One job per configured schedule, authenticated as ``training-scheduler``."""
 
     jobs: dict[str, gcp.cloudscheduler.Job]
 
-    def __init__(
+    type_token = "b2brecs:tenant:Schedules"
+
+    def declare(
         self,
         name: str,
         *,
         config: TenantConfig,
         project_id: pulumi.Input[str],
         identities: Identities,
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:Schedules", name, None, opts)
+        depends_on: list[pulumi.Resource],
+    ) -> dict[str, pulumi.Output]:
         # Jobs need the token-creator grant in place, or their first run fails with 401.
-        needs = [*(depends_on or []), identities.scheduler_token_binding]
+        needs = [*depends_on, identities.scheduler_token_binding]
         self.jobs = {}
         for schedule in config.schedules:
             target = config.target_of(schedule)
@@ -67,6 +68,6 @@ class Schedules(pulumi.ComponentResource):
                         service_account_email=identities.email("scheduler"), audience=target
                     ),
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=needs),
+                opts=self.child_options(needs),
             )
-        self.register_outputs({key: job.name for key, job in self.jobs.items()})
+        return {key: job.name for key, job in self.jobs.items()}

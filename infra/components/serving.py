@@ -7,28 +7,29 @@ import pulumi
 from infra.components.cloudrun import private_service, run
 from infra.components.identities import Identities
 from infra.components.registry import shared_image
+from infra.components.tenant import TenantComponent
 from infra.config import PRESETS, TenantConfig
 
 # Brute-force models run on native TF Serving; ScaNN models on the Python model server.
 RUNTIME_IMAGES: dict[str, str] = {"native": "tf-serving-native", "scann": "model-server-scann"}
 
 
-class ServingEndpoints(pulumi.ComponentResource):
+class ServingEndpoints(TenantComponent):
     """Private serving services; an endpoint marked ``public`` additionally admits ``allUsers``."""
 
     services: dict[str, run.Service]
 
-    def __init__(
+    type_token = "b2brecs:tenant:ServingEndpoints"
+
+    def declare(
         self,
         name: str,
         *,
         config: TenantConfig,
         project_id: pulumi.Input[str],
         identities: Identities,
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:ServingEndpoints", name, None, opts)
+        depends_on: list[pulumi.Resource],
+    ) -> dict[str, pulumi.Output]:
         self.services = {}
         for endpoint in config.endpoints:
             preset = PRESETS[endpoint.preset]
@@ -57,7 +58,7 @@ class ServingEndpoints(pulumi.ComponentResource):
                 parent=self,
                 depends_on=depends_on,
             )
-        self.register_outputs({key: svc.uri for key, svc in self.services.items()})
+        return {key: svc.uri for key, svc in self.services.items()}
 
 
 def public_resource_name(component: str, endpoint: str) -> str:

@@ -7,6 +7,7 @@ import pulumi_gcp as gcp
 
 from infra import naming
 from infra.components.identities import Identities
+from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
 # purpose -> (bucket suffix, retention field, {account: role}). Grants live on the bucket,
@@ -41,24 +42,23 @@ BUCKETS: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 
 
-class Storage(pulumi.ComponentResource):
+class Storage(TenantComponent):
     """Quick-test, training, staging and MLflow artifact buckets."""
 
     buckets: dict[str, gcp.storage.Bucket]
 
-    def __init__(
+    type_token = "b2brecs:tenant:Storage"
+
+    def declare(
         self,
         name: str,
         *,
         config: TenantConfig,
         project_id: pulumi.Input[str],
         identities: Identities,
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:Storage", name, None, opts)
-        # Children wait for the APIs they call; a component's own depends_on is not inherited.
-        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+        depends_on: list[pulumi.Resource],
+    ) -> dict[str, pulumi.Output]:
+        child = self.child_options(depends_on)
         self.buckets = {}
         for purpose, (suffix, retention_field, grants) in BUCKETS.items():
             days = getattr(config.retention_days, retention_field)
@@ -87,4 +87,4 @@ class Storage(pulumi.ComponentResource):
                     member=identities.member(account),
                     opts=child,
                 )
-        self.register_outputs({key: b.url for key, b in self.buckets.items()})
+        return {key: b.url for key, b in self.buckets.items()}

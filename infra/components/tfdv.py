@@ -7,23 +7,24 @@ import pulumi
 from infra.components.cloudrun import private_service
 from infra.components.identities import Identities
 from infra.components.registry import shared_image
+from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
 
-class TfdvParser(pulumi.ComponentResource):
+class TfdvParser(TenantComponent):
     """A private Cloud Run service running as ``tfdv-parser``."""
 
-    def __init__(
+    type_token = "b2brecs:tenant:TfdvParser"
+
+    def declare(
         self,
         name: str,
         *,
         config: TenantConfig,
         project_id: pulumi.Input[str],
         identities: Identities,
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:TfdvParser", name, None, opts)
+        depends_on: list[pulumi.Resource],
+    ) -> dict[str, pulumi.Output]:
         self.service = private_service(
             f"{name}-service",
             service_name="tfdv-parser",
@@ -40,4 +41,4 @@ class TfdvParser(pulumi.ComponentResource):
             parent=self,
             depends_on=depends_on,
         )
-        self.register_outputs({"url": self.service.uri})
+        return {"url": self.service.uri}

@@ -7,6 +7,7 @@ import pulumi_gcp as gcp
 
 from infra import naming
 from infra.components.identities import Identities
+from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
 DATASET_ID = "raw_data"
@@ -18,22 +19,21 @@ GRANTS: dict[str, str] = {
 }
 
 
-class Warehouse(pulumi.ComponentResource):
+class Warehouse(TenantComponent):
     """The ``raw_data`` dataset in the data region with per-account access."""
 
-    def __init__(
+    type_token = "b2brecs:tenant:Warehouse"
+
+    def declare(
         self,
         name: str,
         *,
         config: TenantConfig,
         project_id: pulumi.Input[str],
         identities: Identities,
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:Warehouse", name, None, opts)
-        # Children wait for the APIs they call; a component's own depends_on is not inherited.
-        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+        depends_on: list[pulumi.Resource],
+    ) -> dict[str, pulumi.Output]:
+        child = self.child_options(depends_on)
         self.dataset = gcp.bigquery.Dataset(
             f"{name}-{DATASET_ID}",
             project=project_id,
@@ -52,4 +52,4 @@ class Warehouse(pulumi.ComponentResource):
                 member=identities.member(account),
                 opts=child,
             )
-        self.register_outputs({"dataset_id": self.dataset.dataset_id})
+        return {"dataset_id": self.dataset.dataset_id}
