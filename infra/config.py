@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -77,6 +78,29 @@ Slug = Annotated[
 ]
 ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$")]
+
+
+def _project_id(value: str) -> str:
+    return naming.check("project_id", value)
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    if len(labels) > 60:
+        raise ValueError("at most 60 labels (Google allows 64, four are reserved for ours)")
+    for key, value in labels.items():
+        naming.check("label_key", key)
+        naming.check("label_value", value)
+    return labels
+
+
+def _allowed_region(value: str, kind: str) -> str:
+    if value not in DATA_REGIONS:
+        raise ValueError(f"{value!r} is not an allowed {kind}: {sorted(DATA_REGIONS)}")
+    return value
+
+
+ProjectId = Annotated[str, AfterValidator(_project_id)]
+Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
 
 
 class ConfigError(ValueError):
@@ -231,15 +255,10 @@ class SecretSpec(_Model):
 class PlatformRef(_Model):
     """Where the platform's shared images live."""
 
-    project_id: str
+    project_id: ProjectId
     region: str = "europe-central2"
     docker_repository: str = "shared-images"
     image_tag: ImageTag
-
-    @field_validator("project_id")
-    @classmethod
-    def _pid(cls, value: str) -> str:
-        return naming.check("project_id", value)
 
     @field_validator("image_tag")
     @classmethod
@@ -250,20 +269,11 @@ class PlatformRef(_Model):
         return value
 
 
-def _check_labels(labels: dict[str, str]) -> dict[str, str]:
-    if len(labels) > 60:
-        raise ValueError("at most 60 labels (Google allows 64, four are reserved for ours)")
-    for key, value in labels.items():
-        naming.check("label_key", key)
-        naming.check("label_value", value)
-    return labels
-
-
 class TenantConfig(_Model):
     """Everything that differs between tenants. Read as data; see :func:`tenant_from_stack_config`."""
 
     id: Slug
-    project_id: str | None = None
+    project_id: ProjectId | None = None
     """Defaults to ``b2brecs-<id>``."""
     org_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
     folder_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
@@ -278,25 +288,13 @@ class TenantConfig(_Model):
     schedules: list[Schedule] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=list)
     secrets: list[SecretSpec] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
     contact_email: str = Field(default="platform@example.com", pattern=r"^[^@\s]+@[^@\s]+$")
 
     @field_validator("data_region")
     @classmethod
     def _data_region(cls, value: str) -> str:
-        if value not in DATA_REGIONS:
-            raise ValueError(f"{value!r} is not an allowed data region: {sorted(DATA_REGIONS)}")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_labels(value)
-
-    @field_validator("project_id")
-    @classmethod
-    def _project(cls, value: str | None) -> str | None:
-        return None if value is None else naming.check("project_id", value)
+        return _allowed_region(value, "data region")
 
     @model_validator(mode="after")
     def _cross_field(self) -> TenantConfig:
@@ -353,19 +351,14 @@ class TenantRef(_Model):
     """A tenant as the platform stack knows it: enough to grant its project read access."""
 
     id: Slug
-    project_id: str
+    project_id: ProjectId
     project_number: str = Field(pattern=r"^[0-9]{6,20}$")
-
-    @field_validator("project_id")
-    @classmethod
-    def _pid(cls, value: str) -> str:
-        return naming.check("project_id", value)
 
 
 class PlatformConfig(_Model):
     """The central platform project: shared image and template repositories."""
 
-    project_id: str
+    project_id: ProjectId
     org_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
     folder_id: str | None = Field(default=None, pattern=r"^[0-9]{6,20}$")
     billing_account: str = Field(pattern=r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
@@ -373,24 +366,12 @@ class PlatformConfig(_Model):
     docker_repository: str = "shared-images"
     templates_repository: str = "shared-templates"
     tenants: list[TenantRef] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("project_id")
-    @classmethod
-    def _pid(cls, value: str) -> str:
-        return naming.check("project_id", value)
+    labels: Labels = Field(default_factory=dict)
 
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if value not in DATA_REGIONS:
-            raise ValueError(f"{value!r} is not an allowed region: {sorted(DATA_REGIONS)}")
-        return value
-
-    @field_validator("labels")
-    @classmethod
-    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_labels(value)
+        return _allowed_region(value, "region")
 
     @model_validator(mode="after")
     def _cross_field(self) -> PlatformConfig:
