@@ -159,27 +159,30 @@ def test_unmarked_secret_input_is_rejected(graphs):
     assert messages[1].startswith("input secretData is not a Pulumi secret")
 
 
+def service_with_db_uri(name: str, value: pulumi.Input[str]) -> None:
+    """A Cloud Run service ``name`` in the small tenant whose ``DB_URI`` env var is ``value``."""
+    gcp.cloudrunv2.Service(
+        name,
+        project=SMALL_PROJECT,
+        name=name,
+        location="europe-central2",
+        template=gcp.cloudrunv2.ServiceTemplateArgs(
+            containers=[
+                gcp.cloudrunv2.ServiceTemplateContainerArgs(
+                    image="x",
+                    envs=[
+                        gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name="DB_URI", value=value)
+                    ],
+                )
+            ]
+        ),
+    )
+
+
 def test_secretness_survives_apply(broken):
     def extra():
         password = pulumi.Config("b2b-recs").require_secret("mlflowDbPassword")
-        gcp.cloudrunv2.Service(
-            "derived",
-            project=SMALL_PROJECT,
-            name="derived",
-            location="europe-central2",
-            template=gcp.cloudrunv2.ServiceTemplateArgs(
-                containers=[
-                    gcp.cloudrunv2.ServiceTemplateContainerArgs(
-                        image="x",
-                        envs=[
-                            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(
-                                name="DB_URI", value=password.apply(lambda v: f"pg://u:{v}@/db")
-                            )
-                        ],
-                    )
-                ]
-            ),
-        )
+        service_with_db_uri("derived", password.apply(lambda v: f"pg://u:{v}@/db"))
 
     graph, ctx = broken("small", extra)
     assert graph.named("derived").secret_paths  # the env list is marked secret
@@ -188,27 +191,8 @@ def test_secretness_survives_apply(broken):
 
 def test_secret_plaintext_in_clear_is_rejected(broken):
     def extra():
-        gcp.cloudrunv2.Service(
-            "leaky",
-            project=SMALL_PROJECT,
-            name="leaky",
-            location="europe-central2",
-            template=gcp.cloudrunv2.ServiceTemplateArgs(
-                containers=[
-                    gcp.cloudrunv2.ServiceTemplateContainerArgs(
-                        image="x",
-                        envs=[
-                            gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(
-                                name="DB_URI",
-                                value=pulumi.Output.unsecret(
-                                    pulumi.Config("b2b-recs").require_secret("mlflowDbPassword")
-                                ),
-                            )
-                        ],
-                    )
-                ]
-            ),
-        )
+        password = pulumi.Config("b2b-recs").require_secret("mlflowDbPassword")
+        service_with_db_uri("leaky", pulumi.Output.unsecret(password))
 
     found = only(violations_of(broken("small", extra), "secrets-are-secret"), "leaky")
     assert "contains a secret value in clear text" in found.message
