@@ -68,14 +68,6 @@ def test_connect_exposes_datasets_as_schemas(warehouse):
     assert con.execute("SELECT COUNT(*) FROM raw_data.products").fetchone() == (3,)
 
 
-def test_backquoted_identifiers(warehouse):
-    out = warehouse.query(
-        "SELECT `t`.`product_id` FROM `raw_data`.`transactions` AS `t` "
-        "WHERE `t`.`customer_id` = 'C1' ORDER BY 1"
-    )
-    assert out.column("product_id").to_pylist() == ["P1", "P2"]
-
-
 def test_project_qualifier_is_ignored_locally(warehouse):
     # BigQuery also accepts `project`.`raw_data`.`transactions`; the local warehouse is one project.
     out = warehouse.query("SELECT COUNT(*) AS n FROM `tenant-a`.`raw_data`.`products`")
@@ -124,52 +116,63 @@ def test_timestamp_sub_current_timestamp(warehouse):
     assert out.column("quantity").to_pylist() == [3, 4]
 
 
-def test_date_sub(warehouse):
-    out = warehouse.query(
-        "SELECT quantity FROM raw_data.transactions "
-        "WHERE DATE(timestamp) >= DATE_SUB(DATE '2011-12-09', INTERVAL 8 DAY) ORDER BY quantity"
-    )
-    assert out.column("quantity").to_pylist() == [3, 4]
-
-
-def test_timestamp_literal_is_utc(warehouse):
-    out = warehouse.query(
-        "SELECT quantity FROM raw_data.transactions WHERE timestamp < TIMESTAMP('2011-01-01')"
-    )
-    assert out.column("quantity").to_pylist() == [5]
-
-
-def test_percent_rank(warehouse):
-    out = warehouse.query(
-        "SELECT quantity, PERCENT_RANK() OVER (ORDER BY timestamp) AS pr "
-        "FROM raw_data.transactions ORDER BY quantity"
-    )
-    assert out.column("pr").to_pylist() == [0.25, 0.5, 0.75, 1.0, 0.0]
-
-
-def test_sum_over_partition(warehouse):
-    out = warehouse.query(
-        "SELECT customer_id, SUM(quantity) OVER (PARTITION BY customer_id) AS total "
-        "FROM raw_data.transactions ORDER BY quantity"
-    )
-    assert out.column("total").to_pylist() == [3, 3, 7, 7, 5]
-
-
-def test_qualify_with_count_over_partition(warehouse):
-    out = warehouse.query(
-        "SELECT customer_id, product_id FROM raw_data.transactions "
-        "WHERE TRUE QUALIFY COUNT(*) OVER (PARTITION BY customer_id) >= 2 "
-        "ORDER BY customer_id, product_id"
-    )
-    assert out.column("customer_id").to_pylist() == ["C1", "C1", "C2", "C2"]
-
-
-def test_string_literals_with_escaped_quotes(warehouse):
-    out = warehouse.query(
-        "SELECT quantity FROM raw_data.transactions "
-        'WHERE note IN (\'it\\\'s\', "say \\"hi\\"") ORDER BY quantity'
-    )
-    assert out.column("quantity").to_pylist() == [1, 4]
+# One BigQuery construct per case: the query, the column to read and the values it must hold.
+@pytest.mark.parametrize(
+    ("sql", "column", "expected"),
+    [
+        pytest.param(
+            "SELECT `t`.`product_id` FROM `raw_data`.`transactions` AS `t` "
+            "WHERE `t`.`customer_id` = 'C1' ORDER BY 1",
+            "product_id",
+            ["P1", "P2"],
+            id="backquoted_identifiers",
+        ),
+        pytest.param(
+            "SELECT quantity FROM raw_data.transactions "
+            "WHERE DATE(timestamp) >= DATE_SUB(DATE '2011-12-09', INTERVAL 8 DAY) ORDER BY quantity",
+            "quantity",
+            [3, 4],
+            id="date_sub",
+        ),
+        pytest.param(
+            "SELECT quantity FROM raw_data.transactions WHERE timestamp < TIMESTAMP('2011-01-01')",
+            "quantity",
+            [5],
+            id="timestamp_literal_is_utc",
+        ),
+        pytest.param(
+            "SELECT quantity, PERCENT_RANK() OVER (ORDER BY timestamp) AS pr "
+            "FROM raw_data.transactions ORDER BY quantity",
+            "pr",
+            [0.25, 0.5, 0.75, 1.0, 0.0],
+            id="percent_rank",
+        ),
+        pytest.param(
+            "SELECT customer_id, SUM(quantity) OVER (PARTITION BY customer_id) AS total "
+            "FROM raw_data.transactions ORDER BY quantity",
+            "total",
+            [3, 3, 7, 7, 5],
+            id="sum_over_partition",
+        ),
+        pytest.param(
+            "SELECT customer_id, product_id FROM raw_data.transactions "
+            "WHERE TRUE QUALIFY COUNT(*) OVER (PARTITION BY customer_id) >= 2 "
+            "ORDER BY customer_id, product_id",
+            "customer_id",
+            ["C1", "C1", "C2", "C2"],
+            id="qualify_with_count_over_partition",
+        ),
+        pytest.param(
+            "SELECT quantity FROM raw_data.transactions "
+            'WHERE note IN (\'it\\\'s\', "say \\"hi\\"") ORDER BY quantity',
+            "quantity",
+            [1, 4],
+            id="string_literals_with_escaped_quotes",
+        ),
+    ],
+)
+def test_bigquery_construct_runs_locally(warehouse, sql, column, expected):
+    assert warehouse.query(sql).column(column).to_pylist() == expected
 
 
 def test_join_and_cte(warehouse):
