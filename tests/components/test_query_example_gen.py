@@ -64,6 +64,21 @@ def run(tmp_path, **props) -> standard_artifacts.Examples:
     return artifact
 
 
+# Executor settings the warehouse tests share; each test passes the ones it is about.
+SHARED_SETTINGS = {
+    "query": QUERY,
+    "sample_percent": 100,
+    "eval_percent": 20,
+    "holdout_days": 30,
+    "seed": 1,
+}
+
+
+def run_query(tmp_path, warehouse_uri: str, **settings) -> standard_artifacts.Examples:
+    """Run the executor on ``warehouse_uri`` with :data:`SHARED_SETTINGS` updated by ``settings``."""
+    return run(tmp_path, **{**SHARED_SETTINGS, "warehouse_uri": warehouse_uri, **settings})
+
+
 def read_split(artifact, split: str) -> list[tf.train.Example]:
     files = glob.glob(os.path.join(artifact_utils.get_split_uri([artifact], split), "*.gz"))
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
@@ -71,15 +86,11 @@ def read_split(artifact, split: str) -> list[tf.train.Example]:
 
 
 def test_time_holdout_writes_tfx_layout_and_counts(tmp_path, warehouse_root):
-    artifact = run(
+    artifact = run_query(
         tmp_path,
-        query=QUERY,
-        warehouse_uri=warehouse_root,
-        sample_percent=100,
+        warehouse_root,
         split_strategy="time_holdout",
-        eval_percent=20,
         holdout_days=10,
-        seed=1,
         timestamp_column="timestamp",
         customer_column="",
     )
@@ -99,16 +110,8 @@ def test_time_holdout_writes_tfx_layout_and_counts(tmp_path, warehouse_root):
 
 
 def test_feature_types_and_null_filling(tmp_path, warehouse_root):
-    artifact = run(
-        tmp_path,
-        query=QUERY,
-        warehouse_uri=warehouse_root,
-        sample_percent=100,
-        split_strategy="strict_temporal",
-        eval_percent=20,
-        holdout_days=30,
-        seed=1,
-        timestamp_column="timestamp",
+    artifact = run_query(
+        tmp_path, warehouse_root, split_strategy="strict_temporal", timestamp_column="timestamp"
     )
     first = read_split(artifact, "train")[0].features.feature
     assert first["customer_id"].bytes_list.value == [b"C00000"]
@@ -123,14 +126,12 @@ def test_feature_types_and_null_filling(tmp_path, warehouse_root):
 
 
 def test_customer_sampling_and_random_split(tmp_path, warehouse_root):
-    artifact = run(
+    artifact = run_query(
         tmp_path,
-        query=QUERY,
-        warehouse_uri=f"file://{warehouse_root}",
+        f"file://{warehouse_root}",
         sample_percent=50,
         split_strategy="random",
         eval_percent=30,
-        holdout_days=30,
         seed=3,
         customer_column="customer_id",
     )
@@ -143,30 +144,19 @@ def test_customer_sampling_and_random_split(tmp_path, warehouse_root):
 
 def test_empty_eval_split_fails_with_reason(tmp_path, warehouse_root):
     with pytest.raises(EmptySplitError, match="train split is empty.*holdout_days=365"):
-        run(
+        run_query(
             tmp_path,
-            query=QUERY,
-            warehouse_uri=warehouse_root,
-            sample_percent=100,
+            warehouse_root,
             split_strategy="time_holdout",
-            eval_percent=20,
             holdout_days=365,
-            seed=1,
             timestamp_column="timestamp",
         )
 
 
 def test_unknown_table_fails_with_table_name(tmp_path, warehouse_root):
     with pytest.raises(TableNotFoundError, match="raw_data.orders"):
-        run(
-            tmp_path,
-            query="SELECT * FROM raw_data.orders",
-            warehouse_uri=warehouse_root,
-            sample_percent=100,
-            split_strategy="random",
-            eval_percent=20,
-            holdout_days=30,
-            seed=1,
+        run_query(
+            tmp_path, warehouse_root, query="SELECT * FROM raw_data.orders", split_strategy="random"
         )
 
 
