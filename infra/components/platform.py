@@ -15,6 +15,13 @@ PLATFORM_APIS: tuple[str, ...] = (
 )
 
 
+class PlatformProject(ProjectWithApis):
+    """The central project with billing and the APIs the shared repositories need."""
+
+    type_token = "b2brecs:platform:PlatformProject"
+    enabled_apis = PLATFORM_APIS
+
+
 class Platform(pulumi.ComponentResource):
     """Shared repositories; each tenant's Cloud Run agent may pull the shared images."""
 
@@ -23,15 +30,13 @@ class Platform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("b2brecs:platform:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        project = ProjectWithApis(
-            "b2brecs:platform:PlatformProject",
+        project = PlatformProject(
             f"{name}-central",
             project_id=config.project_id,
             billing_account=config.billing_account,
             org_id=config.org_id,
             folder_id=config.folder_id,
             labels=config.all_labels(),
-            apis=PLATFORM_APIS,
             opts=child,
         )
         repos = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -26,8 +28,12 @@ TENANT_APIS: tuple[str, ...] = (
 class ProjectWithApis(pulumi.ComponentResource):
     """A project, the billing link that pays for it and its enabled APIs.
 
-    Shared by :class:`TenantProject` and the platform stack, which differ only in type token.
+    Shared by :class:`TenantProject` and the platform stack's project, which differ only in
+    ``type_token`` and ``enabled_apis``.
     """
+
+    type_token: ClassVar[str]
+    enabled_apis: ClassVar[tuple[str, ...]]
 
     project_id: pulumi.Output[str]
     number: pulumi.Output[str]
@@ -35,7 +41,6 @@ class ProjectWithApis(pulumi.ComponentResource):
 
     def __init__(
         self,
-        type_token: str,
         name: str,
         *,
         project_id: str,
@@ -43,10 +48,9 @@ class ProjectWithApis(pulumi.ComponentResource):
         org_id: str | None,
         folder_id: str | None,
         labels: dict[str, str],
-        apis: tuple[str, ...],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(type_token, name, None, opts)
+        super().__init__(self.type_token, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         project = gcp.organizations.Project(
             f"{name}-project",
@@ -76,9 +80,9 @@ class ProjectWithApis(pulumi.ComponentResource):
                 disable_on_destroy=False,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[billing]),
             )
-            for api in apis
+            for api in self.enabled_apis
         ]
-        self._apis_by_name = dict(zip(apis, self.apis, strict=True))
+        self._apis_by_name = dict(zip(self.enabled_apis, self.apis, strict=True))
         self.project_id = project.project_id
         self.number = project.number
         self.register_outputs({"project_id": self.project_id, "number": self.number})
@@ -91,25 +95,5 @@ class ProjectWithApis(pulumi.ComponentResource):
 class TenantProject(ProjectWithApis):
     """The tenant's isolated project with billing and the APIs the platform needs."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        project_id: str,
-        billing_account: str,
-        org_id: str | None,
-        folder_id: str | None,
-        labels: dict[str, str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__(
-            "b2brecs:tenant:TenantProject",
-            name,
-            project_id=project_id,
-            billing_account=billing_account,
-            org_id=org_id,
-            folder_id=folder_id,
-            labels=labels,
-            apis=TENANT_APIS,
-            opts=opts,
-        )
+    type_token = "b2brecs:tenant:TenantProject"
+    enabled_apis = TENANT_APIS
