@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="override the example's epochs")
     parser.add_argument("--workdir", type=Path, default=None, help="keep artifacts here")
+    parser.add_argument("--beam-workers", type=int, default=None,
+                        help="DirectRunner workers (default: one per core; 1 runs in memory)")  # fmt: skip
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(
@@ -149,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     run = None
     for i in range(args.runs):
         log(f"run {i + 1}/{args.runs}")
-        run = run_local(template, values, root=work / f"run{i}", report=lambda s: log("  " + s))
+        run = run_local(template, values, root=work / f"run{i}", report=lambda s: log("  " + s),
+                        beam_workers=args.beam_workers)  # fmt: skip
         stage_runs.append(run.stage_seconds)
         totals.append(run.total_seconds)
     assert run is not None
@@ -176,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "trainer_popularity": pick(metrics.get("baselines", {}).get("popularity", {})),
         "split": split_info | {k: metrics.get("eval", {}).get(k) for k in ("customers", "customers_new")},
         "epochs": values["epochs"],
+        "beam_workers": args.beam_workers or os.cpu_count(),
     }, sort_keys=False))  # fmt: skip
     return 0
 

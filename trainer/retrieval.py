@@ -27,7 +27,7 @@ from codegen.specs import (
 )
 from trainer import baselines
 from trainer.candidates import candidate_features, first_row_per_index
-from trainer.data import make_dataset, read_columns
+from trainer.data import columns_dataset, read_columns
 from trainer.metrics import KS, evaluate, make_split
 from trainer.model import RetrievalModel
 from trainer.optimizers import build_optimizer
@@ -128,7 +128,16 @@ def run_retrieval(
     hp["replicas"] = strategy.num_replicas_in_sync
     log.info("hyperparameters: %s", hp)
 
-    train_data = make_dataset(fn_args.train_files, spec, batch_size, shuffle=True, seed=hp["seed"])
+    start = time.perf_counter()
+    train = read_columns(fn_args.train_files, spec)
+    timing["read"] = time.perf_counter() - start
+    train_data = columns_dataset(train, batch_size, shuffle=True, seed=hp["seed"])
+    # How often each product (id index, OOV buckets included) appears: the probability that it
+    # is sampled as an in-batch negative, for the log Q correction (trainer.model).
+    id_counts = np.bincount(
+        train[features.candidate_id], minlength=vocab_sizes[features.candidate_id]
+    )
+    sampling_probability = id_counts / max(id_counts.sum(), 1)
     with strategy.scope():
         retrieval_model = RetrievalModel(
             build_tower(
@@ -147,6 +156,8 @@ def run_retrieval(
             ),
             query_features=query_names,
             candidate_features=candidate_names,
+            candidate_id=features.candidate_id,
+            sampling_probability=sampling_probability,
         )
         retrieval_model.compile(optimizer=build_optimizer(hp["optimizer"], hp["learning_rate"]))
 
@@ -160,6 +171,7 @@ def run_retrieval(
     evaluation = _evaluate(
         retrieval_model,
         fn_args,
+        train,
         features,
         spec,
         vocab_sizes,
@@ -215,6 +227,7 @@ def _embed(tower_fn, columns: dict[str, np.ndarray], names, batch_size: int) -> 
 def _evaluate(
     retrieval_model: RetrievalModel,
     fn_args,
+    train: dict[str, np.ndarray],
     features: FeatureConfig,
     spec,
     vocab_sizes: dict[str, int],
@@ -224,7 +237,6 @@ def _evaluate(
     batch_size: int,
 ) -> dict[str, Any]:
     """Recall of the model and the popularity baseline on the eval split (trainer.metrics)."""
-    train = read_columns(fn_args.train_files, spec)
     eval_ = read_columns(fn_args.eval_files, spec)
     qid, cid = features.query_id, features.candidate_id
     n_customers, n_products = vocab_sizes[qid], vocab_sizes[cid]

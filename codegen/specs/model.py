@@ -50,8 +50,10 @@ class ModelConfig(Spec):
     query_layers: list[Layer] = []
     candidate_layers: list[Layer] = []
     output_dim: int = Field(default=32, ge=2, le=1024)
-    optimizer: Optimizer = "adagrad"
-    learning_rate: float = Field(default=0.1, gt=0, le=10)
+    # Adam at 0.01 trained the retrieval model best in the quick-test benchmark (Online Retail:
+    # recall@10 0.25 after 5 epochs, against 0.16 with Adagrad at 0.1).
+    optimizer: Optimizer = "adam"
+    learning_rate: float = Field(default=0.01, gt=0, le=10)
     batch_size: int = Field(default=4096, ge=8, le=65536)
 
     @model_validator(mode="after")

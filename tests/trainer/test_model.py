@@ -46,6 +46,33 @@ def test_loss_is_summed_in_batch_softmax_cross_entropy():
     assert float(loss) == pytest.approx(expected, rel=1e-6)
 
 
+def test_log_q_correction_subtracts_log_sampling_probability():
+    # Candidate ids 0 and 1 with sampling probabilities 0.5 and 0.25: every score in a column is
+    # lowered by log(q) of that column's candidate, so scores = [[1 - ln .5, 0 - ln .25],
+    # [0 - ln .5, 2 - ln .25]].
+    model = RetrievalModel(
+        identity_tower("q"), identity_tower("c"), query_features=["q"], candidate_features=["c"],
+        candidate_id="id", sampling_probability=np.array([0.5, 0.25]),
+    )  # fmt: skip
+    scores = np.array([[1.0, 0.0], [0.0, 2.0]]) - np.log([0.5, 0.25])
+    expected = sum(
+        -scores[i, i] + math.log(math.exp(scores[i, 0]) + math.exp(scores[i, 1])) for i in (0, 1)
+    )
+    loss = model.compute_loss(FEATURES | {"id": tf.constant([0, 1], dtype=tf.int64)})
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_product_twice_in_a_batch_is_not_its_own_negative():
+    # Both rows bought product 7: without the correction each row's positive competes with an
+    # identical "negative"; with it, each row only sees its own positive, so the loss is zero.
+    model = RetrievalModel(
+        identity_tower("q"), identity_tower("c"), query_features=["q"], candidate_features=["c"],
+        candidate_id="id",
+    )  # fmt: skip
+    loss = model.compute_loss(FEATURES | {"id": tf.constant([7, 7], dtype=tf.int64)})
+    assert float(loss) == pytest.approx(0.0, abs=1e-6)
+
+
 def test_train_step_reports_loss_regularization_and_total():
     model = tiny_model(l2=0.5)
     model.compile(optimizer=tf.keras.optimizers.SGD(0.0))

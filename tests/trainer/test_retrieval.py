@@ -25,7 +25,7 @@ def test_hyperparameter_precedence():
     assert (hp["epochs"], hp["batch_size"], hp["learning_rate"], hp["top_k"]) == (4, 256, 0.2, 100)
     hp = hyperparameters(model, training, {"epochs": "2", "batch_size": 64, "top_k": 5})
     assert (hp["epochs"], hp["batch_size"], hp["learning_rate"], hp["top_k"]) == (2, 64, 0.2, 5)
-    assert hp["seed"] == training.seed and hp["optimizer"] == "adagrad"
+    assert hp["seed"] == training.seed and hp["optimizer"] == "adam"  # the ModelConfig default
 
 
 def test_metrics_file_layout(trained_run):
@@ -58,7 +58,7 @@ def test_metrics_file_layout(trained_run):
     assert 0 < written["eval"]["customers_new"] <= 60
     assert 50 <= written["eval"]["products"] <= 60
     assert written["hyperparameters"]["top_k"] == E2E_CONFIG["top_k"]
-    assert set(written["timing_seconds"]) == {"train", "evaluate", "export"}
+    assert set(written["timing_seconds"]) == {"read", "train", "evaluate", "export"}
 
 
 def test_model_beats_popularity_on_structured_data(trained_run):

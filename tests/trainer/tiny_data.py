@@ -169,4 +169,4 @@ def fn_args_for(data, run_dir: str, **custom_config):
     )
 
 
-E2E_CONFIG = {"epochs": 3, "batch_size": 32, "learning_rate": 0.1, "seed": 11, "top_k": 10}
+E2E_CONFIG = {"epochs": 3, "batch_size": 32, "learning_rate": 0.03, "seed": 11, "top_k": 10}

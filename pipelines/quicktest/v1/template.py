@@ -30,7 +30,7 @@ class QuickTestParameters(Spec):
     trainer_module: str = Field(min_length=1, description="path of the Trainer module")
     epochs: int = Field(default=5, ge=1, le=100)
     batch_size: int = Field(default=4096, ge=8, le=65536)
-    learning_rate: float = Field(default=0.1, gt=0, le=10)
+    learning_rate: float = Field(default=0.01, gt=0, le=10)
     sample_percent: int = Field(default=100, ge=1, le=100)
     split_strategy: Literal["random", "time_holdout", "strict_temporal"] = "time_holdout"
     holdout_days: int = Field(default=30, ge=1, le=3650)
