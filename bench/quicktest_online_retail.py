@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the example's epochs")
     parser.add_argument("--workdir", type=Path, default=None, help="keep artifacts here")
     parser.add_argument("--beam-workers", type=int, default=None,
-                        help="DirectRunner workers (default: one per core; 1 runs in memory)")  # fmt: skip
+                        help="DirectRunner worker processes (default: 1, in memory)")  # fmt: skip
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "trainer_popularity": pick(metrics.get("baselines", {}).get("popularity", {})),
         "split": split_info | {k: metrics.get("eval", {}).get(k) for k in ("customers", "customers_new")},
         "epochs": values["epochs"],
-        "beam_workers": args.beam_workers or os.cpu_count(),
+        "beam_workers": args.beam_workers or 1,
     }, sort_keys=False))  # fmt: skip
     return 0
 
