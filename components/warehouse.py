@@ -11,7 +11,6 @@ Use :func:`open_warehouse` to pick one from a URI: a local path or ``file://...`
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,9 +21,10 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
+from codegen.specs.base import IDENTIFIER  # one rule for dataset, table and column names
+
 # Dataset and table names become DuckDB identifiers and file names: keep them to BigQuery's plain
 # identifier alphabet so a hostile name can neither escape the warehouse root nor inject SQL.
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 
 
 class WarehouseError(RuntimeError):
@@ -46,7 +46,7 @@ class Warehouse(Protocol):
 
 
 def _check_name(kind: str, name: str) -> str:
-    if not _NAME.match(name):
+    if not IDENTIFIER.fullmatch(name):
         raise ValueError(
             f"invalid {kind} name {name!r}: use letters, digits and underscores, "
             "starting with a letter or underscore"
@@ -143,7 +143,7 @@ class LocalWarehouse:
         return sorted(
             f"{path.parent.name}.{path.stem}"
             for path in self.root.glob("*/*.parquet")
-            if _NAME.match(path.parent.name) and _NAME.match(path.stem)
+            if IDENTIFIER.fullmatch(path.parent.name) and IDENTIFIER.fullmatch(path.stem)
         )
 
     def write_table(self, dataset: str, table: str, data: pa.Table | pd.DataFrame) -> Path:

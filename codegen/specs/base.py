@@ -12,11 +12,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 # BigQuery column and table names: letters, digits and underscores, not starting with a digit.
 # Anything else (quotes, spaces, dots, parentheses) is rejected, so an identifier can be emitted
 # into SQL and Python without any chance of injection.
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 def _check_identifier(value: str) -> str:
-    if not _IDENTIFIER.fullmatch(value):
+    if not IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a valid identifier: use letters, digits and underscores, "
             "starting with a letter or underscore (at most 128 characters)"
