@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
                 if args.all
                 else [registry.get_template(args.name, args.version)]
             )
+            # TFX warns, once per component, that a RuntimeParameter module path is not packaged
+            # into a wheel: that is the point (the path is set per run), so keep the output quiet.
+            from absl import logging as absl_logging
+
+            absl_logging.set_verbosity(absl_logging.ERROR)
             for template in templates:
                 spec = vertex.compile_template(template, image=args.image)
                 path = vertex.write_ir(spec, args.out / f"{template.tag}.json")
