@@ -27,7 +27,7 @@ from codegen.specs import (
 )
 from trainer import baselines
 from trainer.candidates import candidate_features, first_row_per_index
-from trainer.data import columns_dataset, read_columns
+from trainer.data import canonical_order, columns_dataset, read_columns
 from trainer.metrics import KS, evaluate, make_split
 from trainer.model import RetrievalModel
 from trainer.optimizers import build_optimizer
@@ -129,7 +129,7 @@ def run_retrieval(
     log.info("hyperparameters: %s", hp)
 
     start = time.perf_counter()
-    train = read_columns(fn_args.train_files, spec)
+    train = canonical_order(read_columns(fn_args.train_files, spec))
     timing["read"] = time.perf_counter() - start
     train_data = columns_dataset(train, batch_size, shuffle=True, seed=hp["seed"])
     # How often each product (id index, OOV buckets included) appears: the probability that it
@@ -237,7 +237,7 @@ def _evaluate(
     batch_size: int,
 ) -> dict[str, Any]:
     """Recall of the model and the popularity baseline on the eval split (trainer.metrics)."""
-    eval_ = read_columns(fn_args.eval_files, spec)
+    eval_ = canonical_order(read_columns(fn_args.eval_files, spec))
     qid, cid = features.query_id, features.candidate_id
     n_customers, n_products = vocab_sizes[qid], vocab_sizes[cid]
 
