@@ -18,25 +18,14 @@ def list_files(patterns: Sequence[str] | str) -> list[str]:
     return files
 
 
-def make_dataset(
+def _parsed_batches(
     patterns: Sequence[str] | str,
     feature_spec: Mapping[str, tf.io.FixedLenFeature],
     batch_size: int,
-    *,
-    shuffle: bool = False,
-    seed: int | None = None,
-    shuffle_buffer: int = 100_000,
 ) -> tf.data.Dataset:
-    """Batches of `{transformed name: [batch] tensor}` parsed with `feature_spec`.
-
-    `feature_spec` is `TFTransformOutput.transformed_feature_spec()` (optionally narrowed to the
-    features a model reads). With `shuffle`, rows are shuffled with `seed` (reshuffled each
-    epoch, the same sequence of orders on every run with the same seed).
-    """
-    files = list_files(patterns)
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if shuffle:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    """Batches of `{transformed name: [batch] tensor}` in file order, parsed with `feature_spec`
+    (`TFTransformOutput.transformed_feature_spec()`, optionally narrowed)."""
+    dataset = tf.data.TFRecordDataset(list_files(patterns), compression_type="GZIP")
     dataset = dataset.batch(batch_size)
     dataset = dataset.map(
         lambda records: tf.io.parse_example(records, dict(feature_spec)),
@@ -52,9 +41,12 @@ def read_columns(
     *,
     batch_size: int = 8192,
 ) -> dict[str, np.ndarray]:
-    """Every row of the files as `{name: numpy array}`, in file order (for evaluation)."""
+    """Every row of the files as `{name: numpy array}`, in file order.
+
+    Training and evaluation both read the quick test's splits into memory once (see
+    `columns_dataset`, `canonical_order`)."""
     columns: dict[str, list[np.ndarray]] = {name: [] for name in feature_spec}
-    for batch in make_dataset(patterns, feature_spec, batch_size):
+    for batch in _parsed_batches(patterns, feature_spec, batch_size):
         for name, values in batch.items():
             columns[name].append(values.numpy())
     return {
