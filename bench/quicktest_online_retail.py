@@ -49,19 +49,11 @@ def split_pairs(examples_dir: Path, split: str) -> tuple[list[bytes], list[bytes
     """(customer id, product id) of every row of one split written by QueryExampleGen."""
     import tensorflow as tf
 
-    files = sorted(str(p) for p in (examples_dir / f"Split-{split}").glob("*.gz"))
-    spec = {
-        "customer_id": tf.io.FixedLenFeature([], tf.string),
-        "product_id": tf.io.FixedLenFeature([], tf.string),
-    }
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").batch(65536)
-    customers: list[bytes] = []
-    products: list[bytes] = []
-    for batch in dataset:
-        parsed = tf.io.parse_example(batch, spec)
-        customers.extend(parsed["customer_id"].numpy().tolist())
-        products.extend(parsed["product_id"].numpy().tolist())
-    return customers, products
+    from trainer.data import read_columns
+
+    spec = {name: tf.io.FixedLenFeature([], tf.string) for name in ("customer_id", "product_id")}
+    columns = read_columns(str(examples_dir / f"Split-{split}" / "*.gz"), spec)
+    return columns["customer_id"].tolist(), columns["product_id"].tolist()
 
 
 def baselines_on_split(examples_dir: Path) -> dict[str, dict[str, float]]:
