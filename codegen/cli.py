@@ -18,14 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from codegen.render import check_compatible, render_all, stale_files, write_rendered
-from codegen.specs import (
+from codegen.render import render_all, stale_files, write_rendered
+from specs import (
     PRESETS,
     DatasetConfig,
     FeatureConfig,
     ModelConfig,
     SpecError,
     TrainingParams,
+    check_compatible,
     load_spec,
 )
 

@@ -18,14 +18,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from codegen.specs import (
-    DatasetConfig,
-    FeatureConfig,
-    ModelConfig,
-    SpecError,
-    TrainingParams,
-)
 from codegen.sql import dataset_sql, describe_filters
+from specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, check_compatible
 
 CODEGEN_VERSION = "0.1.0"
 
@@ -116,51 +110,6 @@ def format_python(source: str) -> str:
     if proc.returncode != 0:
         raise RenderError(f"ruff format failed on generated code:\n{proc.stderr}\n{source}")
     return proc.stdout
-
-
-def check_compatible(
-    dataset: DatasetConfig, features: FeatureConfig, *, source: str = "features"
-) -> None:
-    """Cross-check the feature config against the dataset query's output columns.
-
-    Each spec is valid on its own; this catches features that read a column the query does not
-    produce, id features that are not the dataset's id roles, and timestamp features on columns
-    the query does not convert to unix seconds. Raises SpecError naming the feature field.
-    """
-    columns = dataset.output_columns
-    roles = dataset.roles
-    problems: list[tuple[str, str]] = []
-    for field, role in (("query_id", "customer_id"), ("candidate_id", "product_id")):
-        if getattr(features, field) != getattr(roles, role):
-            problems.append(
-                (
-                    field,
-                    f"{getattr(features, field)!r} must be the dataset's roles.{role} "
-                    f"({getattr(roles, role)!r})",
-                )
-            )
-    for tower_name in ("query_tower", "candidate_tower"):
-        tower = getattr(features, tower_name)
-        for i, feature in enumerate(tower.features):
-            field = f"{tower_name}.features[{i}].column"
-            if feature.column not in columns:
-                problems.append(
-                    (
-                        field,
-                        f"{feature.column!r} is not an output column of dataset "
-                        f"{dataset.name!r}: {columns}",
-                    )
-                )
-            elif feature.kind == "timestamp" and feature.column != roles.timestamp:
-                problems.append(
-                    (
-                        field,
-                        f"a timestamp feature reads unix seconds; only roles.timestamp "
-                        f"({roles.timestamp!r}) is emitted that way",
-                    )
-                )
-    if problems:
-        raise SpecError(source, problems)
 
 
 def render_dataset_query(dataset: DatasetConfig) -> str:

@@ -35,7 +35,7 @@ import math
 
 from sqlglot import exp
 
-from codegen.specs import (
+from specs import (
     CategoryFilter,
     DatasetConfig,
     DateWindowFilter,

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from codegen.specs.base import IDENTIFIER  # one rule for dataset, table and column names
+from specs.base import IDENTIFIER  # one rule for dataset, table and column names
 
 # Dataset and table names become DuckDB identifiers and file names: keep them to BigQuery's plain
 # identifier alphabet so a hostile name can neither escape the warehouse root nor inject SQL.

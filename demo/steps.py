@@ -10,8 +10,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from codegen.specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
 from pipelines.local import LocalRun
+from specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "codegen" / "examples"
 
@@ -58,7 +58,7 @@ def render(configs: Configs, out: Path) -> Path:
 
 def pipeline_values(configs: Configs, generated: Path, warehouse: Path) -> dict:
     """The quick-test template's parameters for a rendered config and a local warehouse."""
-    from codegen.specs import resolve_hyperparameters
+    from specs import resolve_hyperparameters
 
     hyper = resolve_hyperparameters(configs.model, configs.training)
     split = configs.training.split

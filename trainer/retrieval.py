@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from codegen.specs import (
+from specs import (
     FeatureConfig,
     ModelConfig,
     TrainingParams,

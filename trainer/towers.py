@@ -1,7 +1,7 @@
 """Tower builder: transformed features of one tower -> embedding vector.
 
 A tower is a Keras functional model whose inputs are the tower's transformed features (named as
-`codegen.specs.transformed_names` names them, 1-D `[batch]` tensors) and whose output is the
+`specs.transformed_names` names them, 1-D `[batch]` tensors) and whose output is the
 `output_dim`-wide embedding. It has two stages, built separately so tests can check each:
 
 * the encoder: one embedding per categorical feature (vocabulary index, bucket id, hashed cross),
@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from codegen.specs import TowerFeatures, transformed_names
-from codegen.specs.features import timestamp_names
+from specs import TowerFeatures, transformed_names
+from specs.features import timestamp_names
 
 keras = tf.keras  # tf_keras under TF_USE_LEGACY_KERAS=1, which TFRS requires
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codegen.specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
+from specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "codegen" / "examples"

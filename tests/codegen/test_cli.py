@@ -10,7 +10,7 @@ import pytest
 
 from codegen.cli import EXIT_INVALID, EXIT_OK, EXIT_STALE, main
 from codegen.render import RENDERED_FILES, TRAINER_MODULE
-from codegen.specs import PRESETS
+from specs import PRESETS
 from tests.codegen.helpers import EXAMPLES, REPO
 
 

@@ -19,14 +19,13 @@ from codegen.render import (
     TRAINER_MODULE,
     TRANSFORM_MODULE,
     RenderError,
-    check_compatible,
     inputs_digest,
     py_data,
     py_literal,
     render_all,
     write_rendered,
 )
-from codegen.specs import PRESETS, ModelConfig, SpecError
+from specs import PRESETS, ModelConfig, SpecError, check_compatible
 from tests.codegen.helpers import EXAMPLE_NAMES, load_example, ruff_check
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from codegen.specs import DatasetConfig, FeatureConfig, ModelConfig, SpecError, load_spec
+from specs import DatasetConfig, FeatureConfig, ModelConfig, SpecError, load_spec
 from tests.codegen.helpers import EXAMPLES, load_example
 
 HOSTILE = 'a"); import os  #'

@@ -10,8 +10,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from codegen.specs import DatasetConfig, SpecError, load_spec
 from codegen.sql import build_query, dataset_sql, describe_filters
+from specs import DatasetConfig, SpecError, load_spec
 from tests.codegen.helpers import EXAMPLE_NAMES, load_example
 
 HOSTILE = ['O\'Reilly "Bros"', "x'); DROP TABLE t; --", "back\\slash", "new\nline"]

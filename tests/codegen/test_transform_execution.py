@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codegen.render import TRANSFORM_MODULE, render_transform_module
-from codegen.specs import transformed_names
+from specs import transformed_names
 from tests.codegen.helpers import load_example
 
 tf = pytest.importorskip("tensorflow")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from codegen.specs import SpecError
 from components.recs_trainer.executor import merge_hyperparameters
 from pipelines.registry import get_template
+from specs import SpecError
 
 REQUIRED = {"query": "SELECT 1", "warehouse_uri": "/w", "transform_module": "t.py",
             "trainer_module": "m.py"}  # fmt: skip

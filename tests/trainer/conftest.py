@@ -29,7 +29,7 @@ def tiny_transformed(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_run(tiny_transformed, tmp_path_factory):
     """One `run_retrieval` on the tiny data: (fn_args, returned metrics)."""
-    from codegen.specs import ModelConfig, TrainingParams
+    from specs import ModelConfig, TrainingParams
     from trainer.retrieval import run_retrieval
 
     fn_args = fn_args_for(tiny_transformed, str(tmp_path_factory.mktemp("run1")), **E2E_CONFIG)

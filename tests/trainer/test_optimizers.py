@@ -7,7 +7,7 @@ from trainer.optimizers import OPTIMIZER_NAMES, build_optimizer
 def test_names_match_the_model_config_choices():
     from typing import get_args
 
-    from codegen.specs.model import Optimizer
+    from specs.model import Optimizer
 
     assert set(OPTIMIZER_NAMES) == set(get_args(Optimizer))
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from codegen.specs import ModelConfig, TrainingParams
+from specs import ModelConfig, TrainingParams
 from tests.trainer.tiny_data import (
     E2E_CONFIG,
     fn_args_for,

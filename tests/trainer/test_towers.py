@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from codegen.specs import ModelConfig, TowerFeatures, tower_input_dim, transformed_names
+from specs import ModelConfig, TowerFeatures, tower_input_dim, transformed_names
 from trainer.towers import build_encoder, build_tower, embedding_input_dims
 
 TOWER = TowerFeatures.model_validate(

@@ -59,7 +59,7 @@ def make_rows(seed: int = 7) -> tuple[list[dict], list[dict]]:
 
 
 def feature_config():
-    from codegen.specs import FeatureConfig
+    from specs import FeatureConfig
 
     return FeatureConfig.model_validate(
         {

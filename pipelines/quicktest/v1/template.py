@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from codegen.specs.base import Spec
 from pipelines.template import PipelineTemplate
+from specs.base import Spec
 
 VERSION = "1.0.0"
 COMPONENTS = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")

@@ -6,7 +6,7 @@
 training parameters to the platform's trainer library. TFX Trainer calls `run_fn`.
 """
 
-from codegen.specs import FeatureConfig, ModelConfig, TrainingParams
+from specs import FeatureConfig, ModelConfig, TrainingParams
 from trainer.retrieval import run_retrieval
 
 FEATURES = FeatureConfig.model_validate(

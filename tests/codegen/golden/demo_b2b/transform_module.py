@@ -5,7 +5,7 @@
 """Transform module of feature config 'demo_b2b': TFX Transform calls `preprocessing_fn`.
 
 The encodings live in `trainer.transform_ops`, tested once; this module lists one call per feature.
-Output keys are the transformed feature names both towers consume (`codegen.specs.transformed_names`).
+Output keys are the transformed feature names both towers consume (`specs.transformed_names`).
 """
 
 from trainer import transform_ops as ops

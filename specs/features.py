@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codegen.specs.base import Identifier, Spec
+from specs.base import Identifier, Spec
 
 CyclicalPart = Literal["hour", "day_of_week", "month", "day_of_month"]
 

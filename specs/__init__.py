@@ -6,8 +6,9 @@ that reaches generated code or SQL is either an identifier checked against a str
 literal that the renderers quote by construction.
 """
 
-from codegen.specs.base import SpecError, load_spec
-from codegen.specs.dataset import (
+from specs.base import SpecError, load_spec
+from specs.compat import RunConfig, check_compatible
+from specs.dataset import (
     CategoryFilter,
     ColumnRoles,
     DatasetConfig,
@@ -20,7 +21,7 @@ from codegen.specs.dataset import (
     TopCustomersFilter,
     TopProductsFilter,
 )
-from codegen.specs.features import (
+from specs.features import (
     Bucketize,
     CrossFeature,
     FeatureConfig,
@@ -31,7 +32,7 @@ from codegen.specs.features import (
     tower_input_dim,
     transformed_names,
 )
-from codegen.specs.model import (
+from specs.model import (
     PRESETS,
     BatchNormLayer,
     DenseLayer,
@@ -39,7 +40,7 @@ from codegen.specs.model import (
     LayerNormLayer,
     ModelConfig,
 )
-from codegen.specs.training import SplitConfig, TrainingParams, resolve_hyperparameters
+from specs.training import SplitConfig, TrainingParams, resolve_hyperparameters
 
 __all__ = [
     "PRESETS",
@@ -47,6 +48,8 @@ __all__ = [
     "Bucketize",
     "CategoryFilter",
     "ColumnRoles",
+    "RunConfig",
+    "check_compatible",
     "CrossFeature",
     "DatasetConfig",
     "DateWindowFilter",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from codegen.specs.base import Identifier, Spec
+from specs.base import Identifier, Spec
 
 Activation = Literal["relu", "gelu", "swish", "elu", "tanh", "sigmoid", "linear"]
 Optimizer = Literal["adagrad", "adam", "sgd", "rmsprop", "adamw", "ftrl"]

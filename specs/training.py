@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from codegen.specs.base import Spec
-from codegen.specs.model import ModelConfig
+from specs.base import Spec
+from specs.model import ModelConfig
 
 SplitStrategy = Literal["random", "time_holdout", "strict_temporal"]
 

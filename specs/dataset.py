@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from codegen.specs.base import Identifier, QualifiedColumn, Spec
+from specs.base import Identifier, QualifiedColumn, Spec
 
 ROLE_NAMES = ("customer_id", "product_id", "timestamp", "quantity", "revenue")
 
