@@ -1,10 +1,11 @@
-"""TrainingParams: one run's epochs, sizes, sampling, split strategy and seed."""
+"""TrainingParams: one run's epochs, sizes, sampling, split strategy, seed, early stopping and
+learning-rate schedule."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from specs.base import Spec
 from specs.model import ModelConfig
@@ -26,8 +27,59 @@ class SplitConfig(Spec):
     eval_percent: int = Field(default=20, ge=1, le=50)
 
 
+class EarlyStopping(Spec):
+    """Stop training when the monitored validation loss stops improving.
+
+    The validation window is the last `validation_days` days of the train split, held out from
+    training; the eval split is never used for it (it would leak into model selection).
+    monitor: "val_loss" is the loss Keras reports on the validation window (for a retrieval
+    model, the retrieval loss); "val_total_loss" adds the regularization losses.
+    An epoch improves on the best so far when its loss is lower by more than `min_delta`;
+    training stops after `patience` epochs without improvement, and with `restore_best_weights`
+    the model ends with the weights of its best epoch.
+    """
+
+    monitor: Literal["val_loss", "val_total_loss"] = "val_loss"
+    patience: int = Field(default=2, ge=1, le=100)
+    min_delta: float = Field(default=0.0, ge=0)
+    restore_best_weights: bool = True
+    validation_days: int = Field(default=14, ge=1, le=365)
+
+
+LearningRateScheduleType = Literal["cosine", "exponential", "linear_warmup_cosine"]
+
+
+class LearningRateSchedule(Spec):
+    """How the learning rate changes over a run, relative to the base learning rate.
+
+    cosine: from the base rate down to `min_fraction` of it over all the training steps.
+    exponential: the base rate multiplied by `decay_rate` at the start of every epoch after the
+    first (constant within an epoch).
+    linear_warmup_cosine: rises linearly from 0 to the base rate over `warmup_epochs` epochs,
+    then decays like cosine over the remaining epochs.
+    """
+
+    type: LearningRateScheduleType
+    warmup_epochs: int = Field(default=0, ge=0, le=100)
+    decay_rate: float = Field(default=0.5, gt=0, lt=1)
+    min_fraction: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _warmup_only_with_warmup(self):
+        if self.type == "linear_warmup_cosine" and self.warmup_epochs < 1:
+            raise ValueError("linear_warmup_cosine needs warmup_epochs of at least 1")
+        if self.type != "linear_warmup_cosine" and self.warmup_epochs != 0:
+            raise ValueError(
+                f"warmup_epochs applies only to type linear_warmup_cosine, not {self.type!r}"
+            )
+        return self
+
+
 class TrainingParams(Spec):
-    """Run-time parameters. batch_size and learning_rate fall back to the ModelConfig's."""
+    """Run-time parameters. batch_size and learning_rate fall back to the ModelConfig's.
+
+    early_stopping and lr_schedule are off when None.
+    """
 
     epochs: int = Field(default=5, ge=1, le=100)
     batch_size: int | None = Field(default=None, ge=8, le=65536)
@@ -35,6 +87,18 @@ class TrainingParams(Spec):
     sample_percent: int = Field(default=100, ge=1, le=100)
     split: SplitConfig = SplitConfig()
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
+    early_stopping: EarlyStopping | None = None
+    lr_schedule: LearningRateSchedule | None = None
+
+    @model_validator(mode="after")
+    def _warmup_shorter_than_training(self):
+        schedule = self.lr_schedule
+        if schedule is not None and schedule.warmup_epochs >= self.epochs:
+            raise ValueError(
+                f"lr_schedule.warmup_epochs ({schedule.warmup_epochs}) must be less than "
+                f"epochs ({self.epochs}), leaving epochs to decay over"
+            )
+        return self
 
 
 def resolve_hyperparameters(model: ModelConfig, training: TrainingParams) -> dict:
@@ -45,4 +109,10 @@ def resolve_hyperparameters(model: ModelConfig, training: TrainingParams) -> dic
         "learning_rate": training.learning_rate or model.learning_rate,
         "optimizer": model.optimizer,
         "seed": training.seed,
+        "early_stopping": _dump(training.early_stopping),
+        "lr_schedule": _dump(training.lr_schedule),
     }
+
+
+def _dump(spec: Spec | None) -> dict | None:
+    return None if spec is None else spec.model_dump(mode="json")

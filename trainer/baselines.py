@@ -77,8 +77,58 @@ def ease(split: EvalSplit, l2: float = 500.0, *, max_products: int = 10_000) -> 
     return score
 
 
+def cosine_similarity(matrix: sp.spmatrix | np.ndarray, neighbors: int | None = None) -> np.ndarray:
+    """Product-product cosine similarity of a binary customer x product matrix, diagonal zeroed.
+
+    Entry [i, j] is |buyers(i) ∩ buyers(j)| / sqrt(|buyers(i)|·|buyers(j)|); a product nobody
+    bought has similarity 0 with everything. With `neighbors`, row i keeps only product i's
+    `neighbors` largest similarities (ties go to the lower product index) and the rest are zeroed,
+    so the matrix is no longer symmetric.
+    """
+    if neighbors is not None and neighbors < 1:
+        raise ValueError(f"neighbors must be at least 1 (or None for all), got {neighbors}")
+    x = (sp.csr_matrix(matrix) > 0).astype(np.float64)  # binary, whatever counts it held
+    gram = (x.T @ x).toarray()
+    norms = np.sqrt(np.diag(gram))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    sim = gram * inverse[:, None] * inverse[None, :]
+    sim[np.diag_indices_from(sim)] = 0.0
+    n = sim.shape[0]
+    if neighbors is not None and neighbors < n - 1:
+        # Row blocks bound the extra memory of the argsort to block x n indices.
+        block = max(1, 2**22 // max(n, 1))
+        for start in range(0, n, block):
+            rows = sim[start : start + block]
+            order = np.argsort(-rows, axis=1, kind="stable")
+            np.put_along_axis(rows, order[:, neighbors:], 0.0, axis=1)
+    return sim
+
+
+def item_knn(
+    split: EvalSplit, *, neighbors: int | None = None, max_products: int = 10_000
+) -> ScoreFn:
+    """Item-kNN scores: a customer's binary train history times the cosine similarity matrix.
+
+    A product's score is the sum of its similarities to the products the customer bought (with
+    `neighbors`, only where it is among a bought product's `neighbors` most similar). Dense
+    (n_products² memory): refused above `max_products`.
+    """
+    if split.n_products > max_products:
+        raise ValueError(
+            f"item_knn is dense: {split.n_products} products exceed max_products={max_products}"
+        )
+    binary = (split.train > 0).astype(np.float64)
+    sim = cosine_similarity(binary, neighbors)
+
+    def score(customers: np.ndarray) -> np.ndarray:
+        return np.asarray(binary[customers] @ sim)
+
+    return score
+
+
 BASELINES = {
     "popularity": popularity,
     "repeat_then_popularity": repeat_then_popularity,
     "ease": ease,
+    "item_knn": item_knn,
 }

@@ -1,0 +1,58 @@
+"""Keras callbacks built from the training spec, and the validation window they monitor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import tensorflow as tf
+
+if TYPE_CHECKING:
+    from specs.training import EarlyStopping
+
+SECONDS_PER_DAY = 86_400
+
+
+def early_stopping_callback(config: EarlyStopping | None) -> tf.keras.callbacks.Callback | None:
+    """Keras' EarlyStopping (mode "min") configured by the spec, or None when it is off.
+
+    The monitored loss must be in the epoch logs: fit with validation data (see
+    `validation_cut`), otherwise Keras only warns and never stops.
+    """
+    if config is None:
+        return None
+    return tf.keras.callbacks.EarlyStopping(
+        monitor=config.monitor,
+        min_delta=config.min_delta,
+        patience=config.patience,
+        mode="min",
+        restore_best_weights=config.restore_best_weights,
+    )
+
+
+def validation_cut(timestamps: np.ndarray, days: int) -> np.ndarray:
+    """Which train rows form the validation window: a boolean mask, True for validation.
+
+    The window is the last `days` days before the latest timestamp (unix seconds), as a
+    half-open interval: rows with timestamp > latest - days · 86400 validate, the others train.
+    For day-granular timestamps that is exactly the last `days` distinct days.
+
+    Raises ValueError for days < 1, no rows, non-finite timestamps, or a window that would leave
+    no rows to train on.
+    """
+    if days < 1:
+        raise ValueError(f"validation days must be at least 1, got {days}")
+    seconds = np.asarray(timestamps).reshape(-1)
+    if seconds.size == 0:
+        raise ValueError("no timestamps: nothing to cut a validation window from")
+    if seconds.dtype.kind == "f" and not np.isfinite(seconds).all():
+        raise ValueError("timestamps contain NaN or infinite values")
+    latest = seconds.max()
+    validate = seconds > latest - days * SECONDS_PER_DAY
+    if validate.all():
+        span = (latest - seconds.min()) / SECONDS_PER_DAY
+        raise ValueError(
+            f"a validation window of the last {days} days holds all {seconds.size} train rows "
+            f"(they span {span:.1f} days), leaving none to train on: lower validation_days"
+        )
+    return validate
