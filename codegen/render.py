@@ -19,7 +19,14 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from codegen.sql import dataset_sql, describe_filters
-from specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, check_compatible
+from specs import (
+    DatasetConfig,
+    FeatureConfig,
+    ModelConfig,
+    TrainingParams,
+    check_compatible,
+    history_time_name,
+)
 
 CODEGEN_VERSION = "0.1.0"
 
@@ -78,6 +85,7 @@ def _environment() -> Environment:
     )
     env.filters["py"] = py_literal
     env.filters["pyliteral"] = py_data
+    env.globals["history_time"] = history_time_name
     return env
 
 

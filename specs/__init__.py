@@ -25,11 +25,15 @@ from specs.features import (
     Bucketize,
     CrossFeature,
     FeatureConfig,
+    HistoryFeature,
     NumericFeature,
     StringFeature,
     TimestampFeature,
     TowerFeatures,
+    history_names,
+    history_time_name,
     tower_input_dim,
+    transform_output_names,
     transformed_names,
 )
 from specs.model import (
@@ -39,8 +43,15 @@ from specs.model import (
     DropoutLayer,
     LayerNormLayer,
     ModelConfig,
+    ReorderConfig,
 )
-from specs.training import SplitConfig, TrainingParams, resolve_hyperparameters
+from specs.training import (
+    EarlyStopping,
+    LearningRateSchedule,
+    SplitConfig,
+    TrainingParams,
+    resolve_hyperparameters,
+)
 
 __all__ = [
     "PRESETS",
@@ -55,12 +66,19 @@ __all__ = [
     "DateWindowFilter",
     "DenseLayer",
     "DropoutLayer",
+    "EarlyStopping",
+    "LearningRateSchedule",
     "FeatureConfig",
+    "HistoryFeature",
+    "history_names",
+    "history_time_name",
+    "transform_output_names",
     "JoinSpec",
     "LayerNormLayer",
     "MinTransactionsFilter",
     "NotNullFilter",
     "ModelConfig",
+    "ReorderConfig",
     "NumericFeature",
     "NumericFilter",
     "SelectedColumn",

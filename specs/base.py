@@ -74,7 +74,7 @@ def field_path(loc: tuple) -> str:
 # Discriminated unions put the member's tag into an error's location, right after the list index:
 # ('features', 0, 'string', 'column'). It is noise for the reader, so it is dropped.
 _UNION_TAGS = {
-    "string", "numeric", "timestamp",
+    "string", "numeric", "timestamp", "history",
     "dense", "dropout", "batch_norm", "layer_norm",
     "date_window", "top_products", "top_customers", "min_transactions", "category", "not_null",
 }  # fmt: skip

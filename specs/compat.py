@@ -48,6 +48,14 @@ def check_compatible(
                         f"{dataset.name!r}: {columns}",
                     )
                 )
+            elif feature.kind == "history" and feature.timestamp != roles.timestamp:
+                problems.append(
+                    (
+                        f"{tower_name}.features[{i}].timestamp",
+                        f"{feature.timestamp!r} must be the dataset's roles.timestamp "
+                        f"({roles.timestamp!r}): history is ordered by purchase time",
+                    )
+                )
             elif feature.kind == "timestamp" and feature.column != roles.timestamp:
                 problems.append(
                     (

@@ -70,7 +70,32 @@ class TimestampFeature(Spec):
         return parts
 
 
-Feature = Annotated[StringFeature | NumericFeature | TimestampFeature, Field(discriminator="kind")]
+class HistoryFeature(Spec):
+    """The customer's purchase history, for the query tower.
+
+    For a training example: the last `max_items` distinct products the customer bought strictly
+    before the example's timestamp (never at or after it), each with how often (baskets) and how
+    recently it was bought. The trainer computes it from the train split (`trainer.history`); the
+    serving model carries every known customer's history as of the end of training. The query
+    tower pools the products' embeddings, weighted by how often each was bought; with
+    `share_embedding` the pooled table is the candidate id's own embedding.
+    """
+
+    kind: Literal["history"] = "history"
+    column: Identifier
+    """The product id column (the FeatureConfig's candidate_id)."""
+    timestamp: Identifier
+    """The dataset's timestamp column (roles.timestamp), unix seconds."""
+    max_items: int = Field(default=50, ge=1, le=1000)
+    share_embedding: bool = True
+    embedding_dim: int = Field(default=32, ge=1, le=1024)
+    """Width of the history's own embedding when it is not shared."""
+
+
+Feature = Annotated[
+    StringFeature | NumericFeature | TimestampFeature | HistoryFeature,
+    Field(discriminator="kind"),
+]
 
 
 class CrossFeature(Spec):
@@ -97,7 +122,7 @@ class TowerFeatures(Spec):
                 feature = by_column.get(column)
                 if feature is None:
                     raise ValueError(f"crosses[{i}]: {column!r} is not a feature of this tower")
-                if feature.kind == "timestamp" or (
+                if feature.kind in ("timestamp", "history") or (
                     feature.kind == "numeric" and feature.bucketize is None
                 ):
                     raise ValueError(
@@ -124,11 +149,31 @@ class FeatureConfig(Spec):
             match = [f for f in tower.features if f.column == column]
             if not match or match[0].kind != "string":
                 raise ValueError(f"{field} {column!r} must be a string feature of {tower_name}")
-        columns = [f.column for t in (self.query_tower, self.candidate_tower) for f in t.features]
+        for i, feature in enumerate(self.candidate_tower.features):
+            if feature.kind == "history":
+                raise ValueError(
+                    f"candidate_tower.features[{i}]: a history feature belongs to the query tower"
+                )
+        histories = [f for f in self.query_tower.features if f.kind == "history"]
+        if len(histories) > 1:
+            raise ValueError("query_tower: at most one history feature")
+        for feature in histories:
+            if feature.column != self.candidate_id:
+                raise ValueError(
+                    f"query_tower history column {feature.column!r} must be the candidate_id "
+                    f"{self.candidate_id!r}: the history lists products"
+                )
+        columns = [
+            f.column
+            for t in (self.query_tower, self.candidate_tower)
+            for f in t.features
+            if f.kind != "history"
+        ]
         duplicates = sorted({c for c in columns if columns.count(c) > 1})
         if duplicates:
             raise ValueError(f"a column may feed one feature only, repeated: {duplicates}")
         names = [n for t in (self.query_tower, self.candidate_tower) for n in transformed_names(t)]
+        names += [history_time_name(h) for h in histories]
         clashes = sorted({n for n in names if names.count(n) > 1})
         if clashes:
             raise ValueError(f"transformed feature names clash: {clashes}")
@@ -137,7 +182,14 @@ class FeatureConfig(Spec):
     @property
     def raw_columns(self) -> list[str]:
         """Every dataset column the features read, query tower first."""
-        return [f.column for t in (self.query_tower, self.candidate_tower) for f in t.features]
+        columns = [f.column for t in (self.query_tower, self.candidate_tower) for f in t.features]
+        columns += [h.timestamp for h in self.query_tower.features if h.kind == "history"]
+        return list(dict.fromkeys(columns))
+
+    @property
+    def history(self) -> HistoryFeature | None:
+        """The query tower's history feature, if it has one."""
+        return next((f for f in self.query_tower.features if f.kind == "history"), None)
 
 
 def timestamp_names(feature: TimestampFeature) -> list[str]:
@@ -147,26 +199,62 @@ def timestamp_names(feature: TimestampFeature) -> list[str]:
     return names
 
 
+def history_names(feature: HistoryFeature) -> list[str]:
+    """The query tower's two history inputs: product indices `[batch, max_items]` (-1 pads)
+    and their pooling weights."""
+    return [f"{feature.column}_history", f"{feature.column}_history_weight"]
+
+
+def history_time_name(feature: HistoryFeature) -> str:
+    """The Transform output that passes the timestamp through as unix seconds."""
+    return f"{feature.timestamp}_unix"
+
+
 def transformed_names(tower: TowerFeatures) -> list[str]:
-    """Names of the transformed features a tower consumes, in a stable order."""
+    """Names of the features a tower consumes, in a stable order (the tower's inputs)."""
     names: list[str] = []
     for feature in tower.features:
         if feature.kind == "timestamp":
             names.extend(timestamp_names(feature))
+        elif feature.kind == "history":
+            names.extend(history_names(feature))
         else:
             names.append(feature.column)
     names.extend(cross.name for cross in tower.crosses)
     return names
 
 
-def tower_input_dim(tower: TowerFeatures) -> int:
-    """Width of the tower's input vector: the concatenation of every encoded feature."""
+def transform_output_names(features: FeatureConfig) -> list[str]:
+    """The Transform module's outputs: every tower input but the history, which the trainer
+    builds from the candidate id and the passed-through timestamp."""
+    history = set()
+    extra = []
+    if features.history is not None:
+        history = set(history_names(features.history))
+        extra = [history_time_name(features.history)]
+    names = [
+        n
+        for tower in (features.query_tower, features.candidate_tower)
+        for n in transformed_names(tower)
+        if n not in history
+    ]
+    return names + extra
+
+
+def tower_input_dim(tower: TowerFeatures, *, candidate_id_dim: int | None = None) -> int:
+    """Width of the tower's input vector: the concatenation of every encoded feature.
+
+    `candidate_id_dim` is the candidate id's embedding width, which a shared history has."""
     width = 0
     for feature in tower.features:
         if feature.kind == "string":
             width += feature.embedding_dim
         elif feature.kind == "numeric":
             width += feature.bucketize.embedding_dim if feature.bucketize else 1
+        elif feature.kind == "history":
+            if feature.share_embedding and candidate_id_dim is None:
+                raise ValueError("a shared history embedding needs candidate_id_dim")
+            width += candidate_id_dim if feature.share_embedding else feature.embedding_dim
         else:
             width += 2 * len(feature.cyclical) + (1 if feature.normalize else 0)
     return width + sum(cross.embedding_dim for cross in tower.crosses)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from specs.base import Identifier, Spec
 
@@ -38,6 +38,32 @@ Layer = Annotated[
 ]
 
 
+class ReorderConfig(Spec):
+    """The learned re-order scorer (`trainer.reorder`), used when the query tower has a history.
+
+    It is trained on `windows` consecutive horizons of `horizon_days` at the end of the train
+    split: features from before each horizon, labels from inside it.
+    """
+
+    horizon_days: int = Field(default=30, ge=1, le=365)
+    history_items: int = Field(default=500, ge=1, le=10_000)
+    """How many of a customer's distinct products (most recent first) the scorer knows; the
+    query tower pools only the history feature's `max_items` most recent of them."""
+    windows: int = Field(default=3, ge=1, le=24)
+    hidden_units: list[int] = Field(default=[32, 16], min_length=1, max_length=4)
+    epochs: int = Field(default=8, ge=1, le=100)
+    learning_rate: float = Field(default=0.003, gt=0, le=1)
+    new_weight: float = Field(default=1.0, ge=0, le=10)
+    """Weight of the discovery loss (ranking only products the customer never bought)."""
+
+    @field_validator("hidden_units")
+    @classmethod
+    def _positive(cls, units: list[int]) -> list[int]:
+        if any(u < 1 or u > 1024 for u in units):
+            raise ValueError("hidden units must be between 1 and 1024")
+        return units
+
+
 class ModelConfig(Spec):
     """Two towers of hidden layers, each topped by a linear Dense(output_dim) projection.
 
@@ -55,6 +81,8 @@ class ModelConfig(Spec):
     optimizer: Optimizer = "adam"
     learning_rate: float = Field(default=0.01, gt=0, le=10)
     batch_size: int = Field(default=4096, ge=8, le=65536)
+    reorder: ReorderConfig | None = ReorderConfig()
+    """The re-order scorer on top of the two-tower score; None ranks by the two-tower score."""
 
     @model_validator(mode="after")
     def _dense_somewhere(self):

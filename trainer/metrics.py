@@ -167,3 +167,45 @@ def evaluate(
         for k in ks:
             results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)
     return results
+
+
+RankFn = Callable[[np.ndarray, str], Sequence[np.ndarray]]
+"""(customer indices, mode) -> one ranked array of product indices per customer, best first."""
+
+
+def evaluate_ranked(
+    rank_fn: RankFn,
+    split: EvalSplit,
+    ks: Sequence[int] = KS,
+    *,
+    modes: Sequence[str] = ("all", "new"),
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """Mean Recall@K of ranked lists (a served model's answers), keyed like `evaluate`.
+
+    In mode "new" the products a customer bought in train are dropped from their list, as the
+    protocol says; a list shorter than K simply has fewer chances (nothing is filled in).
+    """
+    results: dict[str, float] = {}
+    for mode in modes:
+        customers, items = split.mode(mode)
+        if not len(customers):
+            continue
+        sums = dict.fromkeys(ks, 0.0)
+        for start in range(0, len(customers), batch_size):
+            batch = customers[start : start + batch_size]
+            lists = rank_fn(batch, mode)
+            for i, (customer, ranked) in enumerate(zip(batch, lists, strict=True)):
+                ranked = np.asarray(ranked, np.int64)
+                if mode == "new":
+                    bought = split.train.indices[
+                        split.train.indptr[customer] : split.train.indptr[customer + 1]
+                    ]
+                    ranked = ranked[~np.isin(ranked, bought)]
+                test = items[start + i]
+                for k in ks:
+                    sums[k] += np.isin(ranked[:k], test).sum() / min(len(test), k)
+        prefix = "new_" if mode == "new" else ""
+        for k in ks:
+            results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)
+    return results

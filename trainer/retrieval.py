@@ -22,18 +22,30 @@ from specs import (
     FeatureConfig,
     ModelConfig,
     TrainingParams,
+    history_names,
+    history_time_name,
     resolve_hyperparameters,
     transformed_names,
 )
 from trainer import baselines
-from trainer.candidates import candidate_features, first_row_per_index
+from trainer.candidates import candidate_features, latest_row_per_index
 from trainer.data import canonical_order, columns_dataset, read_columns
+from trainer.evaluation import evaluate_exported
+from trainer.history import (
+    ITEM_FEATURES,
+    HistoryTable,
+    Purchases,
+    history_table,
+    product_features,
+    row_histories,
+)
 from trainer.metrics import KS, evaluate, make_split
 from trainer.model import RetrievalModel
 from trainer.optimizers import build_optimizer
-from trainer.serving import RetrievalServingModule, export_serving_model
+from trainer.reorder import ReorderScorer, fit_scorer, training_windows
+from trainer.serving import RetrievalServingModule, ServingHistory, export_serving_model
 from trainer.strategy import global_batch_size, make_strategy
-from trainer.towers import build_tower
+from trainer.towers import build_tower, embedding_layer
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +102,37 @@ class _EpochLog(tf.keras.callbacks.Callback):
         )
 
 
+def _training_history(train: dict[str, np.ndarray], features: FeatureConfig, vocab_sizes):
+    """Purchases of the train split and every row's history (strictly before the row)."""
+    feature = features.history
+    qid, cid = features.query_id, features.candidate_id
+    customers, products = train[qid], train[cid]
+    times = train[history_time_name(feature)]
+    known = (customers < vocab_sizes[qid]) & (products < vocab_sizes[cid])
+    purchases = Purchases(customers[known], products[known], times[known])
+    items = np.full((len(customers), feature.max_items), -1, np.int64)
+    weights = np.zeros((len(customers), feature.max_items), np.float32)
+    items[known], weights[known] = row_histories(purchases, max_items=feature.max_items)
+    return purchases, items, weights
+
+
+class _History:
+    """What a history-aware run builds besides the towers: the purchases, the tables."""
+
+    def __init__(self, purchases: Purchases, n_customers: int, n_products: int, max_items: int):
+        self.purchases = purchases
+        self.n_customers = n_customers
+        self.n_products = n_products
+        self.max_items = max_items
+        # "Now" for the exported model: just after the last purchase of the train split.
+        self.end = float(purchases.ts.max()) + 1.0 if len(purchases) else 0.0
+
+    def table(self, now: float) -> HistoryTable:
+        return history_table(
+            self.purchases, now, n_customers=self.n_customers, max_items=self.max_items
+        )
+
+
 def run_retrieval(
     fn_args,
     *,
@@ -99,11 +142,17 @@ def run_retrieval(
 ) -> dict[str, Any]:
     """Train, evaluate and export a two-tower retrieval model; return the metrics written.
 
+    With a history feature the query tower pools the customer's past purchases, and a re-order
+    scorer (`trainer.reorder`, when `model.reorder` is set) turns the two-tower score and the
+    customer's purchase history into the served score. Recall is computed from the exported
+    SavedModel's answers (`trainer.evaluation`).
+
     Args:
       fn_args: `tfx.components.FnArgs`: train_files / eval_files (glob patterns of gzipped
         transformed TFRecords), transform_output (TFT output dir), serving_model_dir,
         model_run_dir and custom_config (may be None; overrides epochs, batch_size,
-        learning_rate, seed, top_k).
+        learning_rate, seed, top_k; `raw_eval_files` names the untransformed eval split the
+        exported model is queried with).
       features, model, training: the run's specs.
 
     Returns:
@@ -116,11 +165,17 @@ def run_retrieval(
 
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     vocab_sizes = _vocab_sizes(features, tft_output)
+    qid, cid = features.query_id, features.candidate_id
+    feature = features.history
+    history_inputs = history_names(feature) if feature else []
     query_names = transformed_names(features.query_tower)
     candidate_names = transformed_names(features.candidate_tower)
     recency = _recency_feature(features)
-    needed = sorted(set(query_names) | set(candidate_names) | ({recency} if recency else set()))
-    spec = {name: tft_output.transformed_feature_spec()[name] for name in needed}
+    needed = set(query_names) | set(candidate_names) | ({recency} if recency else set())
+    needed -= set(history_inputs)
+    if feature:
+        needed.add(history_time_name(feature))
+    spec = {name: tft_output.transformed_feature_spec()[name] for name in sorted(needed)}
 
     strategy = make_strategy()
     batch_size = global_batch_size(hp["batch_size"], strategy)
@@ -130,15 +185,31 @@ def run_retrieval(
 
     start = time.perf_counter()
     train = canonical_order(read_columns(fn_args.train_files, spec))
+    history = None
+    if feature:
+        purchases, train[history_inputs[0]], train[history_inputs[1]] = _training_history(
+            train, features, vocab_sizes
+        )
+        table_items = max(feature.max_items, model.reorder.history_items if model.reorder else 0)
+        history = _History(purchases, vocab_sizes[qid], vocab_sizes[cid], table_items)
     timing["read"] = time.perf_counter() - start
-    train_data = columns_dataset(train, batch_size, shuffle=True, seed=hp["seed"])
+    model_columns = {n: train[n] for n in sorted(set(query_names) | set(candidate_names))}
+    if history is not None and model.reorder is not None:
+        model_columns = _before_scorer_windows(model_columns, train, feature, model, history)
+    train_data = columns_dataset(model_columns, batch_size, shuffle=True, seed=hp["seed"])
     # How often each product (id index, OOV buckets included) appears: the probability that it
     # is sampled as an in-batch negative, for the log Q correction (trainer.model).
-    id_counts = np.bincount(
-        train[features.candidate_id], minlength=vocab_sizes[features.candidate_id]
-    )
+    id_counts = np.bincount(train[cid], minlength=vocab_sizes[cid])
     sampling_probability = id_counts / max(id_counts.sum(), 1)
     with strategy.scope():
+        candidate_tower = build_tower(
+            features.candidate_tower,
+            model.candidate_layers,
+            model.output_dim,
+            vocab_sizes,
+            name="candidate_tower",
+        )
+        shared = {cid: embedding_layer(candidate_tower, cid)} if feature else None
         retrieval_model = RetrievalModel(
             build_tower(
                 features.query_tower,
@@ -146,62 +217,82 @@ def run_retrieval(
                 model.output_dim,
                 vocab_sizes,
                 name="query_tower",
+                shared=shared,
             ),
-            build_tower(
-                features.candidate_tower,
-                model.candidate_layers,
-                model.output_dim,
-                vocab_sizes,
-                name="candidate_tower",
-            ),
+            candidate_tower,
             query_features=query_names,
             candidate_features=candidate_names,
-            candidate_id=features.candidate_id,
+            candidate_id=cid,
             sampling_probability=sampling_probability,
         )
         retrieval_model.compile(optimizer=build_optimizer(hp["optimizer"], hp["learning_rate"]))
 
     start = time.perf_counter()
-    history = retrieval_model.fit(
-        train_data, epochs=hp["epochs"], callbacks=[_EpochLog()], verbose=0
-    )
+    fit = retrieval_model.fit(train_data, epochs=hp["epochs"], callbacks=[_EpochLog()], verbose=0)
     timing["train"] = time.perf_counter() - start
 
-    start = time.perf_counter()
-    evaluation = _evaluate(
-        retrieval_model,
-        fn_args,
+    candidates = candidate_features(
         train,
-        features,
-        spec,
-        vocab_sizes,
-        query_names,
-        candidate_names,
-        recency,
-        batch_size,
+        id_feature=cid,
+        feature_names=candidate_names,
+        n_products=vocab_sizes[cid],
+        recency=train[recency] if recency else None,
     )
-    timing["evaluate"] = time.perf_counter() - start
-    log.info("evaluation: %s", evaluation["final_metrics"])
+    candidate_embeddings = _embed(
+        retrieval_model.candidate_embeddings, candidates, candidate_names, batch_size
+    )
+
+    serving_history = None
+    scorer_loss: list[float] = []
+    if history is not None:
+        start = time.perf_counter()
+        scorer, scorer_loss = _fit_reorder(
+            model, hp, history, train, query_names, history_inputs, qid, retrieval_model,
+            candidate_embeddings, train[history_time_name(feature)], feature.max_items,
+        )  # fmt: skip
+        table = history.table(history.end)
+        known = table.items >= 0
+        since = table.item_features[..., ITEM_FEATURES.index("log_days_since_last")]
+        ages = np.expm1(since[known])
+        serving_history = ServingHistory(
+            feature=feature,
+            customer_id=qid,
+            table=table,
+            product_table=product_features(
+                history.purchases, history.end, n_products=history.n_products
+            ),
+            scorer=scorer,
+            explicit_age_days=float(np.median(ages)) if len(ages) else 30.0,
+        )
+        timing["reorder"] = time.perf_counter() - start
 
     start = time.perf_counter()
     raw_spec = tft_output.raw_feature_spec()
-    product_ids = tft_output.vocabulary_by_name(features.candidate_id)
+    raw_query_columns = [f.column for f in features.query_tower.features if f.kind != "history"]
     serving = RetrievalServingModule(
         tft_layer=tft_output.transform_features_layer(),
         query_tower=retrieval_model.query_tower,
         query_feature_names=query_names,
-        raw_query_spec={f.column: raw_spec[f.column] for f in features.query_tower.features},
-        candidate_embeddings=evaluation.pop("candidate_embeddings"),
-        product_ids=product_ids,
+        raw_query_spec={c: raw_spec[c] for c in raw_query_columns},
+        candidate_embeddings=candidate_embeddings,
+        product_ids=tft_output.vocabulary_by_name(cid),
         top_k=hp["top_k"],
+        history=serving_history,
     )
     export_serving_model(serving, fn_args.serving_model_dir)
     timing["export"] = time.perf_counter() - start
     log.info("serving model exported to %s", fn_args.serving_model_dir)
 
+    start = time.perf_counter()
+    evaluation = _evaluate(
+        fn_args, train, features, spec, vocab_sizes, raw_query_columns, raw_spec, tft_output
+    )
+    timing["evaluate"] = time.perf_counter() - start
+    log.info("evaluation: %s", evaluation["final_metrics"])
+
     metrics = {
         "loss": {
-            name: [float(v) for v in history.history[name]]
+            name: [float(v) for v in fit.history[name]]
             for name in ("loss", "regularization_loss", "total_loss")
         },
         "final_metrics": evaluation["final_metrics"],
@@ -210,12 +301,81 @@ def run_retrieval(
         "hyperparameters": hp,
         "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
     }
+    if scorer_loss:
+        metrics["reorder_loss"] = scorer_loss
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     path = os.path.join(fn_args.model_run_dir, METRICS_FILE)
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
     log.info("metrics written to %s", path)
     return metrics
+
+
+def _before_scorer_windows(columns, train, feature, model, history):
+    """The two-tower's training rows: those before the re-order scorer's first window.
+
+    The scorer learns how far to trust the two-tower score from the windows' purchases; had the
+    towers trained on those very purchases, their score would look better there than it is on
+    new data, and the scorer would lean on it too much. Served queries use the history up to
+    the end of training all the same. If that would leave less than half of the rows, the
+    towers train on all of them.
+    """
+    config = model.reorder
+    cut = history.end - config.windows * config.horizon_days * 86_400.0
+    keep = train[history_time_name(feature)] < cut
+    if keep.sum() < 0.5 * len(keep):
+        log.warning("re-order windows cover over half the rows: the towers train on all rows")
+        return columns
+    log.info("two-tower rows before the scorer's windows: %d of %d", keep.sum(), len(keep))
+    return {name: values[keep] for name, values in columns.items()}
+
+
+def _fit_reorder(
+    model, hp, history, train, query_names, history_inputs, qid, retrieval_model, candidates, times,
+    model_history_items,
+):  # fmt: skip
+    """Train the re-order scorer on windows at the end of the train split (None if disabled)."""
+    config = model.reorder
+    if config is None:
+        return None, []
+    # Each customer's side features: those of their latest train row.
+    latest = latest_row_per_index(train[qid], history.n_customers, times)
+    side = [n for n in query_names if n not in history_inputs]
+    pooled = model_history_items
+
+    def retrieval_scores(table: HistoryTable, customers: np.ndarray) -> np.ndarray:
+        rows = latest[customers]
+        inputs = {n: train[n][np.maximum(rows, 0)] for n in side}
+        # The query tower pools the most recent max_items of the (longer) table's history.
+        inputs[history_inputs[0]] = table.items[customers, :pooled]
+        inputs[history_inputs[1]] = table.weights[customers, :pooled]
+        query = _embed(retrieval_model.query_embeddings, inputs, list(inputs), 1024)
+        return query @ candidates.T
+
+    windows = training_windows(
+        history.purchases,
+        end=history.end,
+        horizon_days=config.horizon_days,
+        windows=config.windows,
+        n_customers=history.n_customers,
+        n_products=history.n_products,
+        max_items=history.max_items,
+    )
+    log.info("re-order windows: %s customers", [len(w.customers) for w in windows])
+    scorer = ReorderScorer(config.hidden_units)
+    if not windows:
+        log.warning("no re-order window has customers on both sides; ranking by two towers")
+        return None, []
+    losses = fit_scorer(
+        scorer,
+        windows,
+        retrieval_scores,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        new_weight=config.new_weight,
+        seed=hp["seed"],
+    )
+    return scorer, losses
 
 
 def _embed(tower_fn, columns: dict[str, np.ndarray], names, batch_size: int) -> np.ndarray:
@@ -225,18 +385,16 @@ def _embed(tower_fn, columns: dict[str, np.ndarray], names, batch_size: int) -> 
 
 
 def _evaluate(
-    retrieval_model: RetrievalModel,
     fn_args,
     train: dict[str, np.ndarray],
     features: FeatureConfig,
     spec,
     vocab_sizes: dict[str, int],
-    query_names: list[str],
-    candidate_names: list[str],
-    recency: str | None,
-    batch_size: int,
+    raw_query_columns: list[str],
+    raw_spec,
+    tft_output: tft.TFTransformOutput,
 ) -> dict[str, Any]:
-    """Recall of the model and the popularity baseline on the eval split (trainer.metrics)."""
+    """Recall of the exported model and of the baselines on the eval split (trainer.metrics)."""
     eval_ = canonical_order(read_columns(fn_args.eval_files, spec))
     qid, cid = features.query_id, features.candidate_id
     n_customers, n_products = vocab_sizes[qid], vocab_sizes[cid]
@@ -248,39 +406,34 @@ def _evaluate(
     split = make_split(
         in_vocab(train[qid]), train[cid], in_vocab(eval_[qid]), eval_[cid], n_products=n_products
     )
-
-    candidates = candidate_features(
-        train,
-        id_feature=cid,
-        feature_names=candidate_names,
-        n_products=n_products,
-        recency=train[recency] if recency else None,
+    custom = fn_args.custom_config or {}
+    raw_files = custom.get("raw_eval_files")
+    if not raw_files:
+        raise ValueError(
+            "custom_config['raw_eval_files'] is missing: the model is evaluated by querying the "
+            "exported SavedModel with the raw eval rows"
+        )
+    final_metrics = (
+        evaluate_exported(
+            fn_args.serving_model_dir,
+            raw_files,
+            {c: raw_spec[c] for c in raw_query_columns},
+            customer_column=qid,
+            customer_vocabulary=tft_output.vocabulary_by_name(qid),
+            product_vocabulary=tft_output.vocabulary_by_name(cid),
+            split=split,
+            ks=KS,
+        )
+        if len(split.customers)
+        else {}
     )
-    candidate_embeddings = _embed(
-        retrieval_model.candidate_embeddings, candidates, candidate_names, batch_size
-    )
-    # A test customer's query: the features of their first eval row.
-    first = first_row_per_index(eval_[qid], n_customers)
-    customers = split.customers
-    rows = first[customers]
-    query_embeddings = _embed(
-        retrieval_model.query_embeddings,
-        {n: eval_[n][rows] for n in query_names},
-        query_names,
-        batch_size,
-    )
-    position = np.full(max(n_customers, 1), -1, dtype=np.int64)
-    position[customers] = np.arange(len(customers))
-
-    def model_scores(batch: np.ndarray) -> np.ndarray:
-        return query_embeddings[position[batch]] @ candidate_embeddings.T
-
-    extra = (fn_args.custom_config or {}).get("baselines") or []
-    final_metrics = evaluate(model_scores, split, KS) if len(customers) else {}
-    baseline_metrics = {
-        name: evaluate(baselines.BASELINES[name](split), split, KS)
-        for name in ["popularity", *[b for b in extra if b != "popularity"]]
-    }
+    extra = custom.get("baselines") or list(baselines.BASELINES)
+    baseline_metrics = {}
+    for name in ["popularity", *[b for b in extra if b != "popularity"]]:
+        try:
+            baseline_metrics[name] = evaluate(baselines.BASELINES[name](split), split, KS)
+        except ValueError as exc:  # e.g. a catalogue too large for a dense baseline
+            log.warning("baseline %s skipped: %s", name, exc)
     return {
         "final_metrics": final_metrics,
         "baselines": baseline_metrics,
@@ -291,5 +444,4 @@ def _evaluate(
             "eval_rows": int(len(eval_[cid])),
             "products": n_products,
         },
-        "candidate_embeddings": candidate_embeddings,
     }

@@ -10,9 +10,14 @@ returned vocabulary indices, which mean nothing to a client.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+
+from specs import HistoryFeature, history_names
+from trainer.history import CUSTOMER_FEATURES, DECAY_DAYS, ITEM_FEATURES, HistoryTable
+from trainer.reorder import pair_features, scatter_history
 
 
 def _to_raw_input(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -33,8 +38,27 @@ def _to_raw_input(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
     raise ValueError(f"raw feature spec {spec} is not scalar per row; cannot serve it from JSON")
 
 
+@dataclass(frozen=True)
+class ServingHistory:
+    """What the serving model knows of each known customer, as of the end of training.
+
+    Row `i` describes customer vocabulary index `i` (`trainer.history.HistoryTable`); the model
+    appends an empty row for customers it does not know. `product_table` is
+    `trainer.history.product_features` at the same time, `scorer` the trained re-order scorer
+    (None: rank by the two-tower score alone). `explicit_age_days` is how long ago a product
+    listed in a request's explicit `history` counts as bought (requests carry no dates).
+    """
+
+    feature: HistoryFeature
+    customer_id: str
+    table: HistoryTable
+    product_table: np.ndarray
+    scorer: tf.keras.Model | None
+    explicit_age_days: float
+
+
 class RetrievalServingModule(tf.Module):
-    """Brute-force top-k retrieval over a fixed candidate set, from raw query features.
+    """Top-k products over a fixed candidate set, from raw query features.
 
     Args:
       tft_layer: `TFTransformOutput.transform_features_layer()`.
@@ -45,6 +69,9 @@ class RetrievalServingModule(tf.Module):
       candidate_embeddings: `[n_products, dim]`, row i for vocabulary entry i.
       product_ids: `[n_products]` original ids (the candidate-id vocabulary file, line i).
       top_k: how many products to return (capped at the number of candidates).
+      history: the customers' purchase history and the re-order scorer (`ServingHistory`); with
+        it the model also exports the signatures `discover` (products the customer has not
+        bought) and `with_history` (an explicit list of product ids replaces the stored one).
     """
 
     def __init__(
@@ -57,6 +84,7 @@ class RetrievalServingModule(tf.Module):
         candidate_embeddings: np.ndarray,
         product_ids: Sequence[bytes | str],
         top_k: int,
+        history: ServingHistory | None = None,
     ) -> None:
         super().__init__()
         if len(product_ids) != len(candidate_embeddings):
@@ -71,39 +99,185 @@ class RetrievalServingModule(tf.Module):
         self.candidate_embeddings = tf.Variable(
             np.asarray(candidate_embeddings, dtype=np.float32), trainable=False
         )
-        self.product_ids = tf.Variable(
-            tf.constant([p if isinstance(p, bytes) else p.encode() for p in product_ids]),
-            trainable=False,
-        )
+        encoded = [p if isinstance(p, bytes) else p.encode() for p in product_ids]
+        self.product_ids = tf.Variable(tf.constant(encoded), trainable=False)
         self.k = min(int(top_k), len(product_ids))
         signature = {
             name: tf.TensorSpec([None], spec.dtype, name=name)
             for name, spec in self._raw_query_spec.items()
         }
-        self.serve = tf.function(self._serve, input_signature=[signature])
+        self._history = history
+        if history is None:
+            self.serve = tf.function(self._serve, input_signature=[signature])
+            return
+        self._history_names = history_names(history.feature)
+        table = history.table
+        n_customers = table.items.shape[0]
+        # One extra, empty row: where every customer the model does not know is looked up.
+        self.history_items = tf.Variable(
+            np.concatenate([table.items, np.full((1, table.max_items), -1)]), trainable=False
+        )
+        self.history_item_features = tf.Variable(
+            np.concatenate(
+                [table.item_features, np.zeros((1, *table.item_features.shape[1:]))]
+            ).astype(np.float32),
+            trainable=False,
+        )
+        self.history_weights = tf.Variable(
+            np.concatenate([table.weights, np.zeros((1, table.max_items))]).astype(np.float32),
+            trainable=False,
+        )
+        self.customer_features = tf.Variable(
+            np.concatenate([table.customer_features, np.zeros((1, len(CUSTOMER_FEATURES)))]).astype(
+                np.float32
+            ),
+            trainable=False,
+        )
+        self.product_table = tf.Variable(history.product_table.astype(np.float32), trainable=False)
+        self.n_customers = n_customers
+        self.scorer = history.scorer
+        self.product_index = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(encoded), tf.range(len(encoded), dtype=tf.int64)
+            ),
+            default_value=-1,
+        )
+        self.explicit_age_days = float(history.explicit_age_days)
+        self.pooled_items = min(history.feature.max_items, table.max_items)
+        self.serve = tf.function(
+            lambda features: self._serve_stored(features, exclude_bought=False),
+            input_signature=[signature],
+        )
+        self.discover = tf.function(
+            lambda features: self._serve_stored(features, exclude_bought=True),
+            input_signature=[signature],
+        )
+        with_history = dict(signature)
+        with_history["history"] = tf.TensorSpec([None, None], tf.string, name="history")
+        self.serve_with_history = tf.function(self._serve_explicit, input_signature=[with_history])
 
-    def _serve(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """The SavedModel's signatures: `serving_default`, plus `discover` and `with_history`
+        when the model knows purchase histories."""
+        out = {"serving_default": self.serve.get_concrete_function()}
+        if self._history is not None:
+            out["discover"] = self.discover.get_concrete_function()
+            out["with_history"] = self.serve_with_history.get_concrete_function()
+        return out
+
+    def _transform(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         raw = {
             name: _to_raw_input(features[name], spec) for name, spec in self._raw_query_spec.items()
         }
         # TFT prunes its graph to the outputs computable from the inputs given: the candidate
         # features are not requested here, so their raw columns are not needed.
-        transformed = self.tft_layer(raw)
-        query = self.query_tower(
-            {name: transformed[name] for name in self._query_feature_names}, training=False
-        )
-        scores = tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True)
+        return self.tft_layer(raw)
+
+    def _top(self, scores: tf.Tensor) -> dict[str, tf.Tensor]:
         top = tf.math.top_k(scores, k=self.k)
         return {
             "product_ids": tf.gather(self.product_ids, top.indices),
             "scores": tf.cast(top.values, tf.float32),
         }
 
+    def _serve(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        transformed = self._transform(features)
+        query = self.query_tower(
+            {name: transformed[name] for name in self._query_feature_names}, training=False
+        )
+        return self._top(tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True))
+
+    def _score(self, transformed, items, weights, history, customer, exclude_bought: bool):
+        inputs = {
+            name: transformed[name]
+            for name in self._query_feature_names
+            if name not in self._history_names
+        }
+        inputs[self._history_names[0]] = items
+        inputs[self._history_names[1]] = weights
+        query = self.query_tower(inputs, training=False)
+        scores = tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True)
+        if self.scorer is not None:
+            features = pair_features(history, customer, self.product_table, scores)
+            scores = self.scorer(features, training=False)
+        if exclude_bought:
+            bought = history[..., ITEM_FEATURES.index("bought")] > 0
+            scores = tf.where(bought, tf.constant(-np.inf, scores.dtype), scores)
+        return self._top(scores)
+
+    def _serve_stored(self, features, exclude_bought: bool):
+        transformed = self._transform(features)
+        customer = tf.cast(transformed[self._history.customer_id], tf.int64)
+        # Vocabulary indices at or past the table are OOV buckets: the empty row.
+        row = tf.where(customer < self.n_customers, customer, self.n_customers)
+        items = tf.gather(self.history_items, row)
+        history = scatter_history(
+            items, tf.gather(self.history_item_features, row), tf.shape(self.product_table)[0]
+        )
+        # The query tower pools the most recent `max_items`; the scorer sees the whole table.
+        return self._score(
+            transformed,
+            items[:, : self.pooled_items],
+            tf.gather(self.history_weights, row)[:, : self.pooled_items],
+            history,
+            tf.gather(self.customer_features, row),
+            exclude_bought,
+        )
+
+    def _serve_explicit(self, features):
+        """Rank for an explicit history: product ids, repeats counting as repeat purchases,
+        "" as padding. Unknown ids are ignored."""
+        transformed = self._transform({k: v for k, v in features.items() if k != "history"})
+        items = self.product_index.lookup(features["history"])
+        history, customer, weights = explicit_history(
+            items, tf.shape(self.product_table)[0], self.explicit_age_days
+        )
+        return self._score(transformed, items, weights, history, customer, exclude_bought=False)
+
+
+def explicit_history(items: tf.Tensor, n_products, age_days: float):
+    """Dense history features, customer features and pooling weights of explicit histories.
+
+    `items` `[batch, L]` are product indices (-1: padding or unknown). Each listed product
+    counts one basket per occurrence, all bought `age_days` ago: a request carries no dates.
+    Mirrors `trainer.history.history_table` for that case.
+    """
+    batch = tf.shape(items, out_type=tf.int64)[0]
+    valid = tf.where(items >= 0)
+    counts = tf.scatter_nd(
+        tf.stack([valid[:, 0], tf.gather_nd(items, valid)], axis=1),
+        tf.ones([tf.shape(valid)[0]], tf.float32),
+        tf.stack([batch, tf.cast(n_products, tf.int64)]),
+    )
+    bought = tf.cast(counts > 0, tf.float32)
+    baskets = tf.reduce_max(counts, axis=1, keepdims=True)
+    columns = {
+        "bought": bought,
+        "log_baskets": tf.math.log1p(counts),
+        "log_days_since_last": bought * float(np.log1p(age_days)),
+        "log_due_ratio": tf.zeros_like(counts),
+        "repeat_buyer": tf.cast(counts >= 2, tf.float32),
+        "basket_share": counts / tf.maximum(baskets, 1.0),
+    }
+    for days in DECAY_DAYS:
+        columns[f"log_decayed_{int(days)}d"] = tf.math.log1p(
+            counts * float(np.exp(-age_days / days))
+        )
+    history = tf.stack([columns[name] for name in ITEM_FEATURES], axis=-1)
+    distinct = tf.reduce_sum(bought, axis=1)
+    known = tf.cast(distinct > 0, tf.float32)
+    customer = tf.stack(
+        [
+            tf.math.log1p(baskets[:, 0]),
+            known * float(np.log1p(age_days)),
+            tf.math.log1p(distinct),
+        ],
+        axis=1,
+    )
+    weights = tf.where(items >= 0, 1.0, 0.0)
+    return history, customer, weights
+
 
 def export_serving_model(module: RetrievalServingModule, export_dir: str) -> None:
     """Save `module` as a SavedModel whose `serving_default` is `module.serve`."""
-    tf.saved_model.save(
-        module,
-        export_dir,
-        signatures={"serving_default": module.serve.get_concrete_function()},
-    )
+    tf.saved_model.save(module, export_dir, signatures=module.signatures())

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import tensorflow as tf
 
-from specs import TowerFeatures, transformed_names
+from specs import TowerFeatures, history_names, transformed_names
 from specs.features import timestamp_names
 
 keras = tf.keras  # tf_keras under TF_USE_LEGACY_KERAS=1, which TFRS requires
@@ -60,19 +60,76 @@ def _float_names(tower: TowerFeatures) -> list[str]:
     return names
 
 
+def embedding_layer(tower_model: keras.Model, column: str) -> keras.layers.Embedding:
+    """The embedding layer of a string feature inside a tower built by `build_tower`."""
+    encoder = tower_model.get_layer(f"{tower_model.name}_encoder")
+    return encoder.get_layer(f"{column}_embedding")
+
+
+class HistoryPooling(keras.layers.Layer):
+    """Weighted mean of the embeddings of a history's products; -1 entries are padding."""
+
+    def __init__(self, embedding: keras.layers.Embedding, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = embedding
+
+    def call(self, items, weights):
+        valid = tf.cast(items >= 0, tf.float32)
+        weights = weights * valid
+        vectors = self.embedding(tf.maximum(items, 0))
+        total = tf.reduce_sum(weights, axis=1, keepdims=True)
+        pooled = tf.reduce_sum(vectors * weights[..., None], axis=1)
+        return pooled / tf.maximum(total, 1e-6)
+
+
+def _history_parts(tower, vocab_sizes, shared, inputs, parts) -> set[str]:
+    names: set[str] = set()
+    for feature in tower.features:
+        if feature.kind != "history":
+            continue
+        items_name, weights_name = history_names(feature)
+        inputs[items_name] = keras.Input(shape=(None,), dtype=tf.int64, name=items_name)
+        inputs[weights_name] = keras.Input(shape=(None,), dtype=tf.float32, name=weights_name)
+        if feature.share_embedding:
+            embedding = (shared or {}).get(feature.column)
+            if embedding is None:
+                raise KeyError(f"history of {feature.column!r} shares an embedding none passed")
+        else:
+            embedding = keras.layers.Embedding(
+                vocab_sizes[feature.column] + 1,
+                feature.embedding_dim,
+                name=f"{items_name}_embedding",
+            )
+        pooling = HistoryPooling(embedding, name=f"{items_name}_pooling")
+        parts[items_name] = pooling(inputs[items_name], inputs[weights_name])
+        names.update((items_name, weights_name))
+    return names
+
+
 def build_encoder(
-    tower: TowerFeatures, vocab_sizes: Mapping[str, int], *, name: str
+    tower: TowerFeatures,
+    vocab_sizes: Mapping[str, int],
+    *,
+    name: str,
+    shared: Mapping[str, keras.layers.Embedding] | None = None,
 ) -> keras.Model:
     """The tower's input stage: a model from its transformed features to their concatenation.
 
     The output width is `tower_input_dim(tower)`; features are concatenated in
-    `transformed_names(tower)` order.
+    `transformed_names(tower)` order. `shared` maps a column to an embedding layer built in
+    another tower (a history pooled through the candidate id's embedding).
     """
     embedded = embedding_input_dims(tower, vocab_sizes)
     floats = set(_float_names(tower))
     inputs: dict[str, keras.Input] = {}
+    history_parts: dict[str, tf.Tensor] = {}
+    history = _history_parts(tower, vocab_sizes, shared, inputs, history_parts)
     parts = []
     for feature_name in transformed_names(tower):
+        if feature_name in history:
+            if feature_name in history_parts:
+                parts.append(history_parts[feature_name])
+            continue
         if feature_name in embedded:
             inputs[feature_name] = keras.Input(shape=(), dtype=tf.int64, name=feature_name)
             input_dim, output_dim = embedded[feature_name]
@@ -136,6 +193,7 @@ def build_tower(
     vocab_sizes: Mapping[str, int],
     *,
     name: str,
+    shared: Mapping[str, keras.layers.Embedding] | None = None,
 ) -> keras.Model:
     """A tower: dict of transformed features `[batch]` -> embeddings `[batch, output_dim]`.
 
@@ -145,8 +203,9 @@ def build_tower(
       output_dim: width of the final linear projection.
       vocab_sizes: vocabulary size of each string feature column, without OOV buckets.
       name: model name, also the prefix of its layers' names.
+      shared: embedding layers of another tower, by column (see `build_encoder`).
     """
-    encoder = build_encoder(tower, vocab_sizes, name=f"{name}_encoder")
+    encoder = build_encoder(tower, vocab_sizes, name=f"{name}_encoder", shared=shared)
     x = encoder(encoder.input)
     for layer in build_head_layers(layers, output_dim, name=name):
         x = layer(x)

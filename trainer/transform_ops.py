@@ -128,3 +128,8 @@ def hashed_cross(columns: Sequence, hash_buckets: int) -> tf.Tensor:
         parts.append(values)
     joined = tf.strings.reduce_join(tf.stack(parts, axis=1), axis=1, separator="\x1f")
     return tf.strings.to_hash_bucket_fast(joined, hash_buckets)
+
+
+def unix_seconds(seconds) -> tf.Tensor:
+    """The timestamp passed through as int64 unix seconds (the history orders purchases by it)."""
+    return tf.cast(dense(seconds), tf.int64)

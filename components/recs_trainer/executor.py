@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tfx.components.trainer.executor import GenericExecutor
+from tfx.types import artifact_utils
 from tfx.utils import json_utils
 
-from components.recs_trainer.spec import HYPERPARAMETER_KEYS
+from components.recs_trainer.spec import HYPERPARAMETER_KEYS, RAW_EXAMPLES_KEY
 
 
 def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +31,23 @@ def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
+def add_raw_eval_files(exec_properties: dict[str, Any], input_dict) -> dict[str, Any]:
+    """Name the raw eval split's files in custom_config (`raw_eval_files`), if given."""
+    raw = input_dict.get(RAW_EXAMPLES_KEY) or []
+    if not raw:
+        return exec_properties
+    props = dict(exec_properties)
+    config = json_utils.loads(props["custom_config"])
+    uri = artifact_utils.get_split_uri(raw, "eval")
+    config["raw_eval_files"] = [os.path.join(uri, "*")]
+    props["custom_config"] = json_utils.dumps(config)
+    return props
+
+
 class Executor(GenericExecutor):
     """TFX's generic trainer executor, run with the merged custom_config."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
-        super().Do(input_dict, output_dict, merge_hyperparameters(exec_properties))
+        props = add_raw_eval_files(merge_hyperparameters(exec_properties), input_dict)
+        input_dict = {k: v for k, v in input_dict.items() if k != RAW_EXAMPLES_KEY}
+        super().Do(input_dict, output_dict, props)

@@ -5,13 +5,23 @@ they would be one opaque STRING pipeline input. Declaring them as execution para
 one a typed pipeline input (INT / DOUBLE) that a caller can set per run.
 """
 
-from tfx.types.component_spec import ExecutionParameter
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.types.standard_component_specs import TrainerSpec
 
 HYPERPARAMETER_KEYS = ("epochs", "batch_size", "learning_rate", "seed")
 
 
+RAW_EXAMPLES_KEY = "raw_examples"
+
+
 class RecsTrainerSpec(TrainerSpec):
+    # The untransformed examples: the exported serving model takes raw features, so it is
+    # evaluated by sending it the raw eval rows (trainer.evaluation).
+    INPUTS = {
+        **TrainerSpec.INPUTS,
+        RAW_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
+    }
     PARAMETERS = {
         **TrainerSpec.PARAMETERS,
         "epochs": ExecutionParameter(type=int),

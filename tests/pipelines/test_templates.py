@@ -22,7 +22,7 @@ def test_newest_version_is_the_default_and_versions_are_exact():
 
 def test_unknown_template_and_version_name_what_exists():
     with pytest.raises(
-        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.0.0'\]"
+        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.1.0'\]"
     ):
         get_template("quicktest", "9.9.9")
     with pytest.raises(KeyError, match="unknown pipeline template 'nope'"):

@@ -74,3 +74,84 @@ def test_ids_and_embeddings_must_align():
 def test_multi_valued_raw_features_are_refused():
     with pytest.raises(ValueError, match="not scalar"):
         _to_raw_input(tf.constant(["a"]), tf.io.FixedLenFeature([2], tf.string))
+
+
+def history_query_tower() -> tf.keras.Model:
+    # The query is the weighted bag of history products, one-hot over the 4 products: with
+    # identity candidate embeddings a product's score is its share of the history.
+    customer = tf.keras.Input(shape=(), dtype=tf.int64, name="customer_id")
+    items = tf.keras.Input(shape=(None,), dtype=tf.int64, name="product_id_history")
+    weights = tf.keras.Input(shape=(None,), dtype=tf.float32, name="product_id_history_weight")
+
+    def pool(args):
+        ids, w = args
+        bag = tf.one_hot(tf.maximum(ids, 0), 4) * (w * tf.cast(ids >= 0, tf.float32))[..., None]
+        return tf.reduce_sum(bag, axis=1)
+
+    out = tf.keras.layers.Lambda(pool)([items, weights])
+    inputs = {"customer_id": customer, "product_id_history": items}
+    inputs["product_id_history_weight"] = weights
+    return tf.keras.Model(inputs, out)
+
+
+def history_module(scorer=None):
+    from specs import HistoryFeature
+    from trainer.history import Purchases, history_table, product_features
+    from trainer.serving import ServingHistory
+
+    # Customer 0 bought product 2 (twice) and product 0; customer 1 bought product 1.
+    log = Purchases(np.array([0, 0, 0, 1]), np.array([2, 2, 0, 1]), np.array([0, 86400, 0, 0]))
+    table = history_table(log, 10 * 86400.0, n_customers=2, max_items=3)
+    return RetrievalServingModule(
+        tft_layer=FakeTransform(),
+        query_tower=history_query_tower(),
+        query_feature_names=["customer_id", "product_id_history", "product_id_history_weight"],
+        raw_query_spec={"customer_id": tf.io.FixedLenFeature([], tf.string)},
+        candidate_embeddings=np.eye(4),
+        product_ids=PRODUCT_IDS,
+        top_k=4,
+        history=ServingHistory(
+            feature=HistoryFeature(column="product_id", timestamp="ts"),
+            customer_id="customer_id",
+            table=table,
+            product_table=product_features(log, table.now, n_products=4),
+            scorer=scorer,
+            explicit_age_days=30.0,
+        ),
+    )
+
+
+def ids(out, row=0):
+    return [p.decode() for p in out["product_ids"].numpy()[row]]
+
+
+def test_stored_history_and_an_explicit_history_override(tmp_path):
+    export_serving_model(history_module(), str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    assert set(loaded.signatures) == {"serving_default", "discover", "with_history"}
+    # C0's stored history: product 2 in two baskets outweighs product 0 in one.
+    out = loaded.signatures["serving_default"](customer_id=tf.constant(["C0", "C1", "C9"]))
+    assert ids(out, 0)[:2] == ["P-3", "367073001001"]
+    assert ids(out, 1)[0] == "383033001001"
+    assert out["product_ids"].shape == (3, 4)  # C9 is unknown: no history, still answered
+    # An explicit history replaces the stored one ("" pads; unknown ids are ignored).
+    out = loaded.signatures["with_history"](
+        customer_id=tf.constant(["C0", "C0"]),
+        history=tf.constant([["P-4", "", "nope"], ["383033001001", "383033001001", ""]]),
+    )
+    assert ids(out, 0)[0] == "P-4"
+    assert ids(out, 1)[0] == "383033001001"
+
+
+def test_discover_leaves_out_what_the_customer_bought(tmp_path):
+    from trainer.reorder import ReorderScorer
+
+    scorer = ReorderScorer([4])
+    export_serving_model(history_module(scorer), str(tmp_path))
+    loaded = tf.saved_model.load(str(tmp_path))
+    out = loaded.signatures["discover"](customer_id=tf.constant(["C0"]))
+    scores = out["scores"].numpy()[0]
+    served = [p for p, s in zip(ids(out), scores, strict=True) if np.isfinite(s)]
+    assert sorted(served) == ["383033001001", "P-4"]  # products 0 and 2 were bought
+    out = loaded.signatures["serving_default"](customer_id=tf.constant(["C0"]))
+    assert np.isfinite(out["scores"].numpy()).all()

@@ -145,6 +145,13 @@ def transform(train_rows, eval_rows, root: str) -> dict[str, str]:
                     num_shards=1,
                 )
             )
+    # The raw eval split, as ExampleGen writes it: the exported model is evaluated on it.
+    os.makedirs(os.path.join(root, "raw", "eval"), exist_ok=True)
+    with tf.io.TFRecordWriter(
+        os.path.join(root, "raw", "eval", "part.gz"), options="GZIP"
+    ) as writer:
+        for row in eval_rows:
+            writer.write(raw_example(row).SerializeToString())
     # TFX's Transform also writes the raw schema next to the transform graph; serving reads it.
     metadata_io.write_metadata(
         metadata, os.path.join(transform_dir, tft.TFTransformOutput.RAW_METADATA_DIR)
@@ -153,7 +160,21 @@ def transform(train_rows, eval_rows, root: str) -> dict[str, str]:
         "transform_output": transform_dir,
         "train": os.path.join(root, "transformed", "train", "*.gz"),
         "eval": os.path.join(root, "transformed", "eval", "*.gz"),
+        "raw_eval": os.path.join(root, "raw", "eval", "*.gz"),
     }
+
+
+def raw_example(row: dict):
+    """A tf.train.Example of one raw row (strings as bytes, numbers as floats)."""
+    import tensorflow as tf
+
+    feature = {}
+    for name, value in row.items():
+        if isinstance(value, str):
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+        else:
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 def fn_args_for(data, run_dir: str, **custom_config):
@@ -165,7 +186,7 @@ def fn_args_for(data, run_dir: str, **custom_config):
         transform_output=data.transform_output,
         serving_model_dir=os.path.join(run_dir, "serving_model"),
         model_run_dir=os.path.join(run_dir, "model_run"),
-        custom_config=custom_config or None,
+        custom_config={"raw_eval_files": [data.raw_eval], **custom_config},
     )
 
 
