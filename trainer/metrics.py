@@ -123,11 +123,15 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
-def recall_at_k(ranked: np.ndarray, test_items: Sequence[np.ndarray], k: int) -> np.ndarray:
-    """Per-row recall: |ranked[:k] ∩ test items| / min(|test items|, k)."""
+def recall_at_k(
+    ranked: Sequence[np.ndarray], test_items: Sequence[np.ndarray], k: int
+) -> np.ndarray:
+    """Per-row recall: |ranked[:k] ∩ test items| / min(|test items|, k).
+
+    `ranked` is a 2-D array or a list of 1-D arrays (rows may differ in length)."""
     out = np.empty(len(test_items), dtype=np.float64)
     for i, items in enumerate(test_items):
-        hits = np.isin(ranked[i, :k], items).sum()
+        hits = np.isin(ranked[i][:k], items).sum()
         out[i] = hits / min(len(items), k)
     return out
 
@@ -144,29 +148,17 @@ def evaluate(
 
     A mode with no test customers reports nothing (absent keys, not zeros).
     """
-    results: dict[str, float] = {}
-    for mode in modes:
-        customers, items = split.mode(mode)
-        if not len(customers):
-            continue
-        sums = dict.fromkeys(ks, 0.0)
-        for start in range(0, len(customers), batch_size):
-            batch = customers[start : start + batch_size]
-            scores = np.asarray(score_fn(batch))
-            if scores.shape != (len(batch), split.n_products):
-                raise ValueError(
-                    f"score_fn returned shape {scores.shape}, "
-                    f"expected {(len(batch), split.n_products)}"
-                )
-            exclude = split.train[batch] if mode == "new" else None
-            ranked = top_k(scores, max(ks), exclude)
-            batch_items = items[start : start + batch_size]
-            for k in ks:
-                sums[k] += recall_at_k(ranked, batch_items, k).sum()
-        prefix = "new_" if mode == "new" else ""
-        for k in ks:
-            results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)
-    return results
+
+    def rank(batch: np.ndarray, mode: str) -> np.ndarray:
+        scores = np.asarray(score_fn(batch))
+        if scores.shape != (len(batch), split.n_products):
+            raise ValueError(
+                f"score_fn returned shape {scores.shape}, expected {(len(batch), split.n_products)}"
+            )
+        exclude = split.train[batch] if mode == "new" else None
+        return top_k(scores, max(ks), exclude)
+
+    return evaluate_ranked(rank, split, ks, modes=modes, batch_size=batch_size)
 
 
 RankFn = Callable[[np.ndarray, str], Sequence[np.ndarray]]
@@ -184,7 +176,8 @@ def evaluate_ranked(
     """Mean Recall@K of ranked lists (a served model's answers), keyed like `evaluate`.
 
     In mode "new" the products a customer bought in train are dropped from their list, as the
-    protocol says; a list shorter than K simply has fewer chances (nothing is filled in).
+    protocol says; a list shorter than K simply has fewer chances (nothing is filled in). A mode
+    with no test customers reports nothing (absent keys, not zeros).
     """
     results: dict[str, float] = {}
     for mode in modes:
@@ -194,17 +187,18 @@ def evaluate_ranked(
         sums = dict.fromkeys(ks, 0.0)
         for start in range(0, len(customers), batch_size):
             batch = customers[start : start + batch_size]
-            lists = rank_fn(batch, mode)
-            for i, (customer, ranked) in enumerate(zip(batch, lists, strict=True)):
-                ranked = np.asarray(ranked, np.int64)
-                if mode == "new":
-                    bought = split.train.indices[
-                        split.train.indptr[customer] : split.train.indptr[customer + 1]
+            lists = [np.asarray(ranked, np.int64) for ranked in rank_fn(batch, mode)]
+            if mode == "new":
+                bought = split.train[batch]
+                lists = [
+                    ranked[
+                        ~np.isin(ranked, bought.indices[bought.indptr[i] : bought.indptr[i + 1]])
                     ]
-                    ranked = ranked[~np.isin(ranked, bought)]
-                test = items[start + i]
-                for k in ks:
-                    sums[k] += np.isin(ranked[:k], test).sum() / min(len(test), k)
+                    for i, ranked in enumerate(lists)
+                ]
+            batch_items = items[start : start + batch_size]
+            for k in ks:
+                sums[k] += recall_at_k(lists, batch_items, k).sum()
         prefix = "new_" if mode == "new" else ""
         for k in ks:
             results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)

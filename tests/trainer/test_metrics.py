@@ -90,3 +90,26 @@ def test_wrong_score_shape_is_an_error():
 def test_unknown_mode():
     with pytest.raises(ValueError, match="mode"):
         split().mode("old")
+
+
+def test_ranked_lists_drop_bought_products_in_mode_new():
+    from trainer.metrics import evaluate_ranked
+
+    # Customer 0 bought product 0 in train and products 1 and 2 in eval.
+    split = make_split([0], [0], [0, 0], [1, 2], n_products=4)
+    lists = {"all": [np.array([0, 1, 3])], "new": [np.array([0, 3, 2])]}
+    got = evaluate_ranked(lambda batch, mode: lists[mode], split, ks=(1, 2))
+    # all: [0, 1] holds 1 of 2 test items; new: product 0 is dropped, [3, 2] holds product 2.
+    assert got == {
+        "recall_at_1": 0.0,
+        "recall_at_2": 0.5,
+        "new_recall_at_1": 0.0,
+        "new_recall_at_2": 0.5,
+    }
+    # A score function ranks the same way through `evaluate`.
+    scores = np.array([[3.0, 2.0, 0.0, 1.0]])
+    assert evaluate(lambda batch: scores, split, ks=(1, 2)) == evaluate_ranked(
+        lambda batch, mode: [np.array([0, 1, 3, 2]) if mode == "all" else np.array([1, 3, 2])],
+        split,
+        ks=(1, 2),
+    )
