@@ -6,6 +6,8 @@ every product), the interface every model is evaluated through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -64,17 +66,7 @@ def ease(split: EvalSplit, l2: float = 500.0, *, max_products: int = 10_000) -> 
 
     Dense (n_products² memory and an O(n³) inverse): refused above `max_products`.
     """
-    if split.n_products > max_products:
-        raise ValueError(
-            f"EASE is dense: {split.n_products} products exceed max_products={max_products}"
-        )
-    binary = (split.train > 0).astype(np.float64)
-    weights = ease_weights(binary, l2)
-
-    def score(customers: np.ndarray) -> np.ndarray:
-        return np.asarray(binary[customers] @ weights)
-
-    return score
+    return _item_item_scores(split, "EASE", max_products, lambda binary: ease_weights(binary, l2))
 
 
 def cosine_similarity(matrix: sp.spmatrix | np.ndarray, neighbors: int | None = None) -> np.ndarray:
@@ -113,15 +105,25 @@ def item_knn(
     `neighbors`, only where it is among a bought product's `neighbors` most similar). Dense
     (n_products² memory): refused above `max_products`.
     """
+    return _item_item_scores(
+        split, "item_knn", max_products, lambda binary: cosine_similarity(binary, neighbors)
+    )
+
+
+def _item_item_scores(
+    split: EvalSplit, name: str, max_products: int, weights_of: Callable[[sp.spmatrix], np.ndarray]
+) -> ScoreFn:
+    """Scores of a dense item-item model: a customer's binary train history times the
+    `n_products x n_products` matrix `weights_of(binary history)`; refused above `max_products`."""
     if split.n_products > max_products:
         raise ValueError(
-            f"item_knn is dense: {split.n_products} products exceed max_products={max_products}"
+            f"{name} is dense: {split.n_products} products exceed max_products={max_products}"
         )
     binary = (split.train > 0).astype(np.float64)
-    sim = cosine_similarity(binary, neighbors)
+    weights = weights_of(binary)
 
     def score(customers: np.ndarray) -> np.ndarray:
-        return np.asarray(binary[customers] @ sim)
+        return np.asarray(binary[customers] @ weights)
 
     return score
 
