@@ -20,7 +20,7 @@ def list_files(patterns: Sequence[str] | str) -> list[str]:
 
 def _parsed_batches(
     patterns: Sequence[str] | str,
-    feature_spec: Mapping[str, tf.io.FixedLenFeature],
+    feature_spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature],
     batch_size: int,
 ) -> tf.data.Dataset:
     """Batches of `{transformed name: [batch] tensor}` in file order, parsed with `feature_spec`
@@ -37,7 +37,7 @@ def _parsed_batches(
 
 def read_columns(
     patterns: Sequence[str] | str,
-    feature_spec: Mapping[str, tf.io.FixedLenFeature],
+    feature_spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature],
     *,
     batch_size: int = 8192,
 ) -> dict[str, np.ndarray]:
@@ -48,6 +48,14 @@ def read_columns(
     columns: dict[str, list[np.ndarray]] = {name: [] for name in feature_spec}
     for batch in _parsed_batches(patterns, feature_spec, batch_size):
         for name, values in batch.items():
+            # Raw data may be parsed as VarLenFeature or FixedLenFeature([1]): one value per row
+            # either way (a missing one becomes "" or 0), kept as a 1-D column.
+            if isinstance(values, tf.SparseTensor):
+                values = tf.sparse.to_dense(
+                    tf.SparseTensor(values.indices, values.values, [values.dense_shape[0], 1])
+                )
+            if values.shape.rank == 2 and values.shape[1] == 1:
+                values = values[:, 0]
             columns[name].append(values.numpy())
     return {
         name: np.concatenate(parts) if parts else np.zeros([0]) for name, parts in columns.items()

@@ -13,26 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer.data import canonical_order, list_files
+from trainer.data import canonical_order, read_columns
 from trainer.metrics import EvalSplit, evaluate_ranked
-
-
-def read_raw_columns(patterns, raw_spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature],
-                     *, batch_size: int = 4096) -> dict[str, np.ndarray]:  # fmt: skip
-    """Raw examples as one value per row and column; a missing value becomes "" or 0."""
-    dataset = tf.data.TFRecordDataset(list_files(patterns), compression_type="GZIP").batch(
-        batch_size
-    )
-    columns: dict[str, list[np.ndarray]] = {name: [] for name in raw_spec}
-    for records in dataset:
-        parsed = tf.io.parse_example(records, dict(raw_spec))
-        for name, values in parsed.items():
-            if isinstance(values, tf.SparseTensor):
-                values = tf.sparse.to_dense(
-                    tf.SparseTensor(values.indices, values.values, [values.dense_shape[0], 1])
-                )
-            columns[name].append(tf.reshape(values, [-1]).numpy())
-    return {name: np.concatenate(parts) for name, parts in columns.items()}
 
 
 def evaluate_exported(
@@ -49,7 +31,7 @@ def evaluate_exported(
     """Recall@K of the SavedModel at `export_dir` on `split` (keys as `trainer.metrics`)."""
     loaded = tf.saved_model.load(export_dir)
     signatures = loaded.signatures
-    raw = canonical_order(read_raw_columns(raw_eval_files, raw_query_spec))
+    raw = canonical_order(read_columns(raw_eval_files, raw_query_spec))
     first_row: dict[bytes, int] = {}
     for row, value in enumerate(raw[customer_column].tolist()):
         key = value if isinstance(value, bytes) else str(value).encode()

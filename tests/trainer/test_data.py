@@ -25,3 +25,27 @@ def test_canonical_order_is_the_same_for_any_input_order():
 def test_canonical_order_of_nothing_is_nothing():
     empty = {"customer_id": np.zeros([0], dtype=np.int64)}
     assert canonical_order(empty)["customer_id"].shape == (0,)
+
+
+def test_read_columns_gives_one_value_per_row_for_raw_specs(tmp_path):
+    import tensorflow as tf
+
+    from trainer.data import read_columns
+
+    path = str(tmp_path / "part.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for city, price in ((b"Lodz", 2.5), (None, 4.0)):
+            feature = {"price": tf.train.Feature(float_list=tf.train.FloatList(value=[price]))}
+            if city is not None:  # the second row has no city
+                feature["city"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[city]))
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            writer.write(example.SerializeToString())
+    columns = read_columns(
+        path,
+        {
+            "city": tf.io.VarLenFeature(tf.string),
+            "price": tf.io.FixedLenFeature([1], tf.float32),
+        },
+    )
+    assert columns["city"].tolist() == [b"Lodz", b""]
+    assert columns["price"].tolist() == [2.5, 4.0]
