@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,9 @@ import tensorflow_transform as tft
 
 from specs import (
     FeatureConfig,
+    HistoryFeature,
     ModelConfig,
+    ReorderConfig,
     TrainingParams,
     history_names,
     history_time_name,
@@ -32,6 +35,7 @@ from trainer.candidates import candidate_features, latest_row_per_index
 from trainer.data import canonical_order, columns_dataset, read_columns
 from trainer.evaluation import evaluate_exported
 from trainer.history import (
+    DAY,
     ITEM_FEATURES,
     HistoryTable,
     Purchases,
@@ -102,35 +106,47 @@ class _EpochLog(tf.keras.callbacks.Callback):
         )
 
 
-def _training_history(train: dict[str, np.ndarray], features: FeatureConfig, vocab_sizes):
-    """Purchases of the train split and every row's history (strictly before the row)."""
+@dataclass(frozen=True)
+class _History:
+    """A history-aware run's purchases: every train row's own history is built from them, and
+    so are the re-order scorer's windows and the table exported with the model."""
+
+    feature: HistoryFeature
+    purchases: Purchases
+    times: np.ndarray
+    """The timestamp of every train row (in-vocabulary or not), aligned with the columns."""
+    n_customers: int
+    n_products: int
+    table_items: int
+    """History length of the tables: the scorer's, or the query tower's if that is longer."""
+
+    @property
+    def end(self) -> float:
+        """ "Now" for the exported model: just after the last purchase of the train split."""
+        return float(self.purchases.ts.max()) + 1.0 if len(self.purchases) else 0.0
+
+
+def _training_history(
+    train: dict[str, np.ndarray], features: FeatureConfig, model: ModelConfig, vocab_sizes
+) -> tuple[_History, np.ndarray, np.ndarray]:
+    """The run's purchases and every row's history (strictly before the row): items, weights."""
     feature = features.history
     qid, cid = features.query_id, features.candidate_id
     customers, products = train[qid], train[cid]
     times = train[history_time_name(feature)]
     known = (customers < vocab_sizes[qid]) & (products < vocab_sizes[cid])
-    purchases = Purchases(customers[known], products[known], times[known])
+    history = _History(
+        feature=feature,
+        purchases=Purchases(customers[known], products[known], times[known]),
+        times=times,
+        n_customers=vocab_sizes[qid],
+        n_products=vocab_sizes[cid],
+        table_items=max(feature.max_items, model.reorder.history_items if model.reorder else 0),
+    )
     items = np.full((len(customers), feature.max_items), -1, np.int64)
     weights = np.zeros((len(customers), feature.max_items), np.float32)
-    items[known], weights[known] = row_histories(purchases, max_items=feature.max_items)
-    return purchases, items, weights
-
-
-class _History:
-    """What a history-aware run builds besides the towers: the purchases, the tables."""
-
-    def __init__(self, purchases: Purchases, n_customers: int, n_products: int, max_items: int):
-        self.purchases = purchases
-        self.n_customers = n_customers
-        self.n_products = n_products
-        self.max_items = max_items
-        # "Now" for the exported model: just after the last purchase of the train split.
-        self.end = float(purchases.ts.max()) + 1.0 if len(purchases) else 0.0
-
-    def table(self, now: float) -> HistoryTable:
-        return history_table(
-            self.purchases, now, n_customers=self.n_customers, max_items=self.max_items
-        )
+    items[known], weights[known] = row_histories(history.purchases, max_items=feature.max_items)
+    return history, items, weights
 
 
 def run_retrieval(
@@ -187,15 +203,13 @@ def run_retrieval(
     train = canonical_order(read_columns(fn_args.train_files, spec))
     history = None
     if feature:
-        purchases, train[history_inputs[0]], train[history_inputs[1]] = _training_history(
-            train, features, vocab_sizes
+        history, train[history_inputs[0]], train[history_inputs[1]] = _training_history(
+            train, features, model, vocab_sizes
         )
-        table_items = max(feature.max_items, model.reorder.history_items if model.reorder else 0)
-        history = _History(purchases, vocab_sizes[qid], vocab_sizes[cid], table_items)
     timing["read"] = time.perf_counter() - start
     model_columns = {n: train[n] for n in sorted(set(query_names) | set(candidate_names))}
     if history is not None and model.reorder is not None:
-        model_columns = _before_scorer_windows(model_columns, train, feature, model, history)
+        model_columns = _before_scorer_windows(model_columns, history, model.reorder)
     train_data = columns_dataset(model_columns, batch_size, shuffle=True, seed=hp["seed"])
     # How often each product (id index, OOV buckets included) appears: the probability that it
     # is sampled as an in-batch negative, for the log Q correction (trainer.model).
@@ -247,23 +261,10 @@ def run_retrieval(
     if history is not None:
         start = time.perf_counter()
         scorer, scorer_loss = _fit_reorder(
-            model, hp, history, train, query_names, history_inputs, qid, retrieval_model,
-            candidate_embeddings, train[history_time_name(feature)], feature.max_items,
+            model.reorder, hp["seed"], history, train, query_names, qid, retrieval_model,
+            candidate_embeddings,
         )  # fmt: skip
-        table = history.table(history.end)
-        known = table.items >= 0
-        since = table.item_features[..., ITEM_FEATURES.index("log_days_since_last")]
-        ages = np.expm1(since[known])
-        serving_history = ServingHistory(
-            feature=feature,
-            customer_id=qid,
-            table=table,
-            product_table=product_features(
-                history.purchases, history.end, n_products=history.n_products
-            ),
-            scorer=scorer,
-            explicit_age_days=float(np.median(ages)) if len(ages) else 30.0,
-        )
+        serving_history = _serving_history(history, qid, scorer)
         timing["reorder"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -311,7 +312,7 @@ def run_retrieval(
     return metrics
 
 
-def _before_scorer_windows(columns, train, feature, model, history):
+def _before_scorer_windows(columns, history: _History, config: ReorderConfig):
     """The two-tower's training rows: those before the re-order scorer's first window.
 
     The scorer learns how far to trust the two-tower score from the windows' purchases; had the
@@ -320,9 +321,8 @@ def _before_scorer_windows(columns, train, feature, model, history):
     the end of training all the same. If that would leave less than half of the rows, the
     towers train on all of them.
     """
-    config = model.reorder
-    cut = history.end - config.windows * config.horizon_days * 86_400.0
-    keep = train[history_time_name(feature)] < cut
+    cut = history.end - config.windows * config.horizon_days * DAY
+    keep = history.times < cut
     if keep.sum() < 0.5 * len(keep):
         log.warning("re-order windows cover over half the rows: the towers train on all rows")
         return columns
@@ -331,27 +331,12 @@ def _before_scorer_windows(columns, train, feature, model, history):
 
 
 def _fit_reorder(
-    model, hp, history, train, query_names, history_inputs, qid, retrieval_model, candidates, times,
-    model_history_items,
+    config: ReorderConfig | None, seed, history: _History, train, query_names, qid,
+    retrieval_model: RetrievalModel, candidates: np.ndarray,
 ):  # fmt: skip
     """Train the re-order scorer on windows at the end of the train split (None if disabled)."""
-    config = model.reorder
     if config is None:
         return None, []
-    # Each customer's side features: those of their latest train row.
-    latest = latest_row_per_index(train[qid], history.n_customers, times)
-    side = [n for n in query_names if n not in history_inputs]
-    pooled = model_history_items
-
-    def retrieval_scores(table: HistoryTable, customers: np.ndarray) -> np.ndarray:
-        rows = latest[customers]
-        inputs = {n: train[n][np.maximum(rows, 0)] for n in side}
-        # The query tower pools the most recent max_items of the (longer) table's history.
-        inputs[history_inputs[0]] = table.items[customers, :pooled]
-        inputs[history_inputs[1]] = table.weights[customers, :pooled]
-        query = _embed(retrieval_model.query_embeddings, inputs, list(inputs), 1024)
-        return query @ candidates.T
-
     windows = training_windows(
         history.purchases,
         end=history.end,
@@ -359,13 +344,27 @@ def _fit_reorder(
         windows=config.windows,
         n_customers=history.n_customers,
         n_products=history.n_products,
-        max_items=history.max_items,
+        max_items=history.table_items,
     )
     log.info("re-order windows: %s customers", [len(w.customers) for w in windows])
-    scorer = ReorderScorer(config.hidden_units)
     if not windows:
         log.warning("no re-order window has customers on both sides; ranking by two towers")
         return None, []
+    # Each customer's side features: those of their latest train row.
+    latest = latest_row_per_index(train[qid], history.n_customers, history.times)
+    items_name, weights_name = history_names(history.feature)
+    side = [n for n in query_names if n not in (items_name, weights_name)]
+    pooled = history.feature.max_items
+
+    def retrieval_scores(table: HistoryTable, customers: np.ndarray) -> np.ndarray:
+        inputs = {n: train[n][np.maximum(latest[customers], 0)] for n in side}
+        # The query tower pools the most recent max_items of the (longer) table's history.
+        inputs[items_name] = table.items[customers, :pooled]
+        inputs[weights_name] = table.weights[customers, :pooled]
+        query = _embed(retrieval_model.query_embeddings, inputs, list(inputs), 1024)
+        return query @ candidates.T
+
+    scorer = ReorderScorer(config.hidden_units)
     losses = fit_scorer(
         scorer,
         windows,
@@ -373,9 +372,29 @@ def _fit_reorder(
         epochs=config.epochs,
         learning_rate=config.learning_rate,
         new_weight=config.new_weight,
-        seed=hp["seed"],
+        seed=seed,
     )
     return scorer, losses
+
+
+def _serving_history(history: _History, qid: str, scorer) -> ServingHistory:
+    """The history, product table and scorer the exported model carries, as of `history.end`."""
+    table = history_table(
+        history.purchases, history.end, n_customers=history.n_customers,
+        max_items=history.table_items,
+    )  # fmt: skip
+    since = table.item_features[..., ITEM_FEATURES.index("log_days_since_last")]
+    ages = np.expm1(since[table.items >= 0])
+    return ServingHistory(
+        feature=history.feature,
+        customer_id=qid,
+        table=table,
+        product_table=product_features(
+            history.purchases, history.end, n_products=history.n_products
+        ),
+        scorer=scorer,
+        explicit_age_days=float(np.median(ages)) if len(ages) else 30.0,
+    )
 
 
 def _embed(tower_fn, columns: dict[str, np.ndarray], names, batch_size: int) -> np.ndarray:
