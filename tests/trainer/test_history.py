@@ -33,7 +33,6 @@ def test_row_history_is_strictly_before_the_row():
     assert items[0].tolist() == [-1] * 5
     assert items[1].tolist() == items[2].tolist() == [1, -1, -1, -1, -1]
     # Day 20: products 2 and 1 were bought on day 10 (most recent first, ties by id).
-    assert items[3].tolist()[:2] == [1, 2] or items[3].tolist()[:2] == [2, 1]
     assert sorted(items[3].tolist()[:2]) == [1, 2] and items[3, 2] == -1
     # Product 1 was bought in two baskets before day 20: weight 1 + log 2.
     slot = items[3].tolist().index(1)
