@@ -27,6 +27,7 @@ from specs import (
     SpecError,
     TrainingParams,
     check_compatible,
+    check_model_fits_features,
     load_spec,
 )
 
@@ -94,6 +95,9 @@ def _load(args: argparse.Namespace):
         training = TrainingParams()
     if dataset is not None and features is not None:
         attempt(lambda: check_compatible(dataset, features, source=str(args.features)))
+    if features is not None and model is not None:
+        source = str(args.model or f"preset {args.preset}")
+        attempt(lambda: check_model_fits_features(features, model, source=source))
     if errors:
         raise _Invalid(errors)
     return dataset, features, model, training

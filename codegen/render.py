@@ -25,7 +25,9 @@ from specs import (
     ModelConfig,
     TrainingParams,
     check_compatible,
+    check_model_fits_features,
     history_time_name,
+    target_name,
 )
 
 CODEGEN_VERSION = "0.1.0"
@@ -86,6 +88,7 @@ def _environment() -> Environment:
     env.filters["py"] = py_literal
     env.filters["pyliteral"] = py_data
     env.globals["history_time"] = history_time_name
+    env.globals["target_name"] = target_name
     return env
 
 
@@ -186,6 +189,7 @@ def render_all(
 ) -> dict[str, str]:
     """Render the three files (file name → text) from validated, mutually compatible specs."""
     check_compatible(dataset, features)
+    check_model_fits_features(features, model)
     return {
         DATASET_QUERY: render_dataset_query(dataset),
         TRANSFORM_MODULE: render_transform_module(features),

@@ -7,7 +7,7 @@ literal that the renderers quote by construction.
 """
 
 from specs.base import SpecError, load_spec
-from specs.compat import RunConfig, check_compatible
+from specs.compat import RunConfig, check_compatible, check_model_fits_features
 from specs.dataset import (
     CategoryFilter,
     ColumnRoles,
@@ -28,10 +28,12 @@ from specs.features import (
     HistoryFeature,
     NumericFeature,
     StringFeature,
+    TargetColumn,
     TimestampFeature,
     TowerFeatures,
     history_names,
     history_time_name,
+    target_name,
     tower_input_dim,
     transform_output_names,
     transformed_names,
@@ -42,6 +44,7 @@ from specs.model import (
     DenseLayer,
     DropoutLayer,
     LayerNormLayer,
+    LossWeights,
     ModelConfig,
     ReorderConfig,
 )
@@ -61,6 +64,7 @@ __all__ = [
     "ColumnRoles",
     "RunConfig",
     "check_compatible",
+    "check_model_fits_features",
     "CrossFeature",
     "DatasetConfig",
     "DateWindowFilter",
@@ -75,6 +79,7 @@ __all__ = [
     "transform_output_names",
     "JoinSpec",
     "LayerNormLayer",
+    "LossWeights",
     "MinTransactionsFilter",
     "NotNullFilter",
     "ModelConfig",
@@ -85,6 +90,8 @@ __all__ = [
     "SpecError",
     "SplitConfig",
     "StringFeature",
+    "TargetColumn",
+    "target_name",
     "TimestampFeature",
     "TopCustomersFilter",
     "TopProductsFilter",

@@ -1,6 +1,7 @@
 """Cross-checks between specs that are each valid on their own.
 
-`check_compatible` raises SpecError naming the feature field; `RunConfig` bundles the four specs of
+`check_compatible` (dataset vs features) and `check_model_fits_features` raise SpecError naming
+the field; `RunConfig` bundles the four specs of
 a run and applies the check as a validator, so a bundle that exists is a compatible one.
 """
 
@@ -64,8 +65,33 @@ def check_compatible(
                         f"({roles.timestamp!r}) is emitted that way",
                     )
                 )
+    target = features.target
+    if target is not None and target.column not in columns:
+        problems.append(
+            (
+                "target.column",
+                f"{target.column!r} is not an output column of dataset {dataset.name!r}: {columns}",
+            )
+        )
     if problems:
         raise SpecError(source, problems)
+
+
+def check_model_fits_features(
+    features: FeatureConfig, model: ModelConfig, *, source: str = "model"
+) -> None:
+    """A ranking or multitask model needs the feature config's target column to learn from."""
+    if model.model_type != "retrieval" and features.target is None:
+        raise SpecError(
+            source,
+            [
+                (
+                    "model_type",
+                    f"a {model.model_type} model predicts a target: feature config "
+                    f"{features.name!r} has no target column",
+                )
+            ],
+        )
 
 
 class RunConfig(Spec):
@@ -79,4 +105,5 @@ class RunConfig(Spec):
     @model_validator(mode="after")
     def _compatible(self):
         check_compatible(self.dataset, self.features)
+        check_model_fits_features(self.features, self.model)
         return self

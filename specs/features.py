@@ -98,6 +98,38 @@ Feature = Annotated[
 ]
 
 
+class TargetColumn(Spec):
+    """What a ranking or multitask model learns to predict for a (customer, product) row, such
+    as the quantity or the revenue of the purchase.
+
+    Transform applies the transforms in this order: clip to [`clip_min`, `clip_max`] (either
+    bound may be None), then log1p. The model predicts, and the serving model scores with, the
+    transformed value; RMSE and MAE are reported on that scale.
+    """
+
+    column: Identifier
+    clip_min: float | None = None
+    clip_max: float | None = None
+    log1p: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if (
+            self.clip_min is not None
+            and self.clip_max is not None
+            and self.clip_min >= self.clip_max
+        ):
+            raise ValueError(
+                f"clip_min ({self.clip_min}) must be less than clip_max ({self.clip_max})"
+            )
+        if self.log1p and (self.clip_min is None or self.clip_min < 0):
+            raise ValueError(
+                "log1p needs clip_min >= 0: log1p is undefined below -1, and negative targets "
+                "(returns, corrections) must be clipped away first"
+            )
+        return self
+
+
 class CrossFeature(Spec):
     """A hashed cross of two or more columns of the same tower, embedded."""
 
@@ -140,6 +172,8 @@ class FeatureConfig(Spec):
     candidate_id: Identifier
     query_tower: TowerFeatures
     candidate_tower: TowerFeatures
+    target: TargetColumn | None = None
+    """The label of ranking and multitask models; retrieval models need none."""
 
     @model_validator(mode="after")
     def _ids_and_uniqueness(self):
@@ -172,8 +206,15 @@ class FeatureConfig(Spec):
         duplicates = sorted({c for c in columns if columns.count(c) > 1})
         if duplicates:
             raise ValueError(f"a column may feed one feature only, repeated: {duplicates}")
+        if self.target is not None and self.target.column in columns:
+            raise ValueError(
+                f"target column {self.target.column!r} is also a feature: the model would "
+                "read its own label"
+            )
         names = [n for t in (self.query_tower, self.candidate_tower) for n in transformed_names(t)]
         names += [history_time_name(h) for h in histories]
+        if self.target is not None:
+            names.append(target_name(self.target))
         clashes = sorted({n for n in names if names.count(n) > 1})
         if clashes:
             raise ValueError(f"transformed feature names clash: {clashes}")
@@ -184,6 +225,8 @@ class FeatureConfig(Spec):
         """Every dataset column the features read, query tower first."""
         columns = [f.column for t in (self.query_tower, self.candidate_tower) for f in t.features]
         columns += [h.timestamp for h in self.query_tower.features if h.kind == "history"]
+        if self.target is not None:
+            columns.append(self.target.column)
         return list(dict.fromkeys(columns))
 
     @property
@@ -210,6 +253,11 @@ def history_time_name(feature: HistoryFeature) -> str:
     return f"{feature.timestamp}_unix"
 
 
+def target_name(target: TargetColumn) -> str:
+    """The Transform output holding the (clipped, log1p'd) target."""
+    return f"{target.column}_target"
+
+
 def transformed_names(tower: TowerFeatures) -> list[str]:
     """Names of the features a tower consumes, in a stable order (the tower's inputs)."""
     names: list[str] = []
@@ -226,12 +274,14 @@ def transformed_names(tower: TowerFeatures) -> list[str]:
 
 def transform_output_names(features: FeatureConfig) -> list[str]:
     """The Transform module's outputs: every tower input but the history, which the trainer
-    builds from the candidate id and the passed-through timestamp."""
+    builds from the candidate id and the passed-through timestamp, then the target if any."""
     history = set()
     extra = []
     if features.history is not None:
         history = set(history_names(features.history))
         extra = [history_time_name(features.history)]
+    if features.target is not None:
+        extra.append(target_name(features.target))
     names = [
         n
         for tower in (features.query_tower, features.candidate_tower)

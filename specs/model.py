@@ -53,6 +53,8 @@ class ReorderConfig(Spec):
     hidden_units: list[int] = Field(default=[32, 16], min_length=1, max_length=4)
     epochs: int = Field(default=8, ge=1, le=100)
     learning_rate: float = Field(default=0.003, gt=0, le=1)
+    neighbors: int = Field(default=100, ge=1, le=1000)
+    """How many most similar products each product keeps in the co-purchase similarity."""
     new_weight: float = Field(default=1.0, ge=0, le=10)
     """Weight of the discovery loss (ranking only products the customer never bought)."""
 
@@ -64,15 +66,39 @@ class ReorderConfig(Spec):
         return units
 
 
+ModelType = Literal["retrieval", "ranking", "multitask"]
+RankingLoss = Literal["mse", "bce", "huber"]
+
+
+class LossWeights(Spec):
+    """How much each task of a multitask model counts in its training loss."""
+
+    retrieval: float = Field(default=1.0, ge=0, le=1)
+    ranking: float = Field(default=1.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _something_to_learn(self):
+        if self.retrieval == 0 and self.ranking == 0:
+            raise ValueError("at least one of the retrieval and ranking weights must be above 0")
+        return self
+
+
 class ModelConfig(Spec):
     """Two towers of hidden layers, each topped by a linear Dense(output_dim) projection.
 
-    `model_type` is "retrieval" for now; "ranking" and "multitask" will add a rating head and its
-    loss weights as new optional fields, so existing configs stay valid.
+    model_type:
+      retrieval: the towers' dot product scores every product (in-batch softmax), refined by the
+        re-order scorer when the query tower has a history.
+      ranking: the rating head (`rating_head` layers, then Dense(1)) reads both towers' outputs
+        and predicts the feature config's target column; products are served by predicted
+        target. `ranking_loss` is "mse", "huber", or "bce" (for a target in [0, 1]).
+      multitask: both; the training loss is `loss_weights.retrieval` x the retrieval loss plus
+        `loss_weights.ranking` x the ranking loss. Products are served by the retrieval score,
+        each with its predicted target.
     """
 
     name: Identifier
-    model_type: Literal["retrieval"] = "retrieval"
+    model_type: ModelType = "retrieval"
     query_layers: list[Layer] = []
     candidate_layers: list[Layer] = []
     output_dim: int = Field(default=32, ge=2, le=1024)
@@ -83,6 +109,14 @@ class ModelConfig(Spec):
     batch_size: int = Field(default=4096, ge=8, le=65536)
     reorder: ReorderConfig | None = ReorderConfig()
     """The re-order scorer on top of the two-tower score; None ranks by the two-tower score."""
+    rating_head: list[Layer] = [
+        {"type": "dense", "units": 64, "activation": "relu"},
+        {"type": "dense", "units": 32, "activation": "relu"},
+    ]
+    """Hidden layers of the rating head (ranking and multitask models)."""
+    ranking_loss: RankingLoss = "mse"
+    loss_weights: LossWeights = LossWeights()
+    """Multitask models only."""
 
     @model_validator(mode="after")
     def _dense_somewhere(self):

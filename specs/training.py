@@ -30,20 +30,20 @@ class SplitConfig(Spec):
 class EarlyStopping(Spec):
     """Stop training when the monitored validation loss stops improving.
 
-    The validation window is the last `validation_days` days of the train split, held out from
-    training; the eval split is never used for it (it would leak into model selection).
-    monitor: "val_loss" is the loss Keras reports on the validation window (for a retrieval
-    model, the retrieval loss); "val_total_loss" adds the regularization losses.
+    It watches the validation rows (`TrainingParams.validation_days`), held out from training;
+    the eval split is never used for it (it would leak into model selection).
+    monitor: "val_loss" is the loss Keras reports on the validation rows (the model's weighted
+    task losses); "val_total_loss" adds the regularization losses; "val_rmse" and "val_mae"
+    (ranking and multitask models) are the errors of the predicted target.
     An epoch improves on the best so far when its loss is lower by more than `min_delta`;
     training stops after `patience` epochs without improvement, and with `restore_best_weights`
     the model ends with the weights of its best epoch.
     """
 
-    monitor: Literal["val_loss", "val_total_loss"] = "val_loss"
+    monitor: Literal["val_loss", "val_total_loss", "val_rmse", "val_mae"] = "val_loss"
     patience: int = Field(default=2, ge=1, le=100)
     min_delta: float = Field(default=0.0, ge=0)
     restore_best_weights: bool = True
-    validation_days: int = Field(default=14, ge=1, le=365)
 
 
 LearningRateScheduleType = Literal["cosine", "exponential", "linear_warmup_cosine"]
@@ -78,7 +78,10 @@ class LearningRateSchedule(Spec):
 class TrainingParams(Spec):
     """Run-time parameters. batch_size and learning_rate fall back to the ModelConfig's.
 
-    early_stopping and lr_schedule are off when None.
+    early_stopping and lr_schedule are off when None. `validation_days`: the last days of the
+    train split held out as validation rows when something needs them (early stopping, the
+    per-epoch RMSE/MAE of ranking and multitask models); when the rows carry no purchase time
+    (no history feature) a seeded random 10% of them validate instead.
     """
 
     epochs: int = Field(default=5, ge=1, le=100)
@@ -89,6 +92,7 @@ class TrainingParams(Spec):
     seed: int = Field(default=42, ge=0, le=2**31 - 1)
     early_stopping: EarlyStopping | None = None
     lr_schedule: LearningRateSchedule | None = None
+    validation_days: int = Field(default=14, ge=1, le=365)
 
     @model_validator(mode="after")
     def _warmup_shorter_than_training(self):
@@ -111,6 +115,7 @@ def resolve_hyperparameters(model: ModelConfig, training: TrainingParams) -> dic
         "seed": training.seed,
         "early_stopping": _dump(training.early_stopping),
         "lr_schedule": _dump(training.lr_schedule),
+        "validation_days": training.validation_days,
     }
 
 

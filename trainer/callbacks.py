@@ -56,3 +56,19 @@ def validation_cut(timestamps: np.ndarray, days: int) -> np.ndarray:
             f"(they span {span:.1f} days), leaving none to train on: lower validation_days"
         )
     return validate
+
+
+def validation_rows(
+    timestamps: np.ndarray | None, days: int, *, rows: int, seed: int, share: float = 0.1
+) -> np.ndarray:
+    """Which of `rows` train rows validate: the last `days` days (`validation_cut`) when the
+    rows' timestamps are known, otherwise a seeded random `share` of them (at least one row,
+    and one row left to train on)."""
+    if timestamps is not None:
+        return validation_cut(timestamps, days)
+    if rows < 2:
+        raise ValueError(f"{rows} train row(s): too few to hold some out for validation")
+    mask = np.zeros(rows, bool)
+    count = min(max(1, round(share * rows)), rows - 1)
+    mask[np.random.default_rng(seed).choice(rows, count, replace=False)] = True
+    return mask

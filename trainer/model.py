@@ -1,7 +1,11 @@
-"""The two-tower retrieval model (TFRS).
+"""The two-tower model (TFRS): retrieval, ranking or both (multitask).
 
-Loss reduction, stated: the retrieval loss is the in-batch softmax cross-entropy SUMMED over the
-examples of a replica's batch (`Reduction.SUM`), never `AUTO`/`SUM_OVER_BATCH_SIZE`, which Keras
+Retrieval scores a query against every candidate by the towers' dot product; ranking feeds both
+towers' outputs to a rating head that predicts the target; multitask trains both, its loss the
+weighted sum of the two.
+
+Loss reduction, stated: every task loss (the in-batch softmax cross-entropy of retrieval, the
+MSE, Huber or binary cross-entropy of ranking) is SUMMED over the examples of a replica's batch (`Reduction.SUM`), never `AUTO`/`SUM_OVER_BATCH_SIZE`, which Keras
 refuses inside a `MirroredStrategy` replica context (the product's recorded crash). Under
 `MirroredStrategy` the gradients of the replicas are summed, so the step follows the gradient of the
 loss summed over the global batch, the same step a single device takes on that batch. The
@@ -27,11 +31,24 @@ def retrieval_loss() -> tf.keras.losses.Loss:
     )
 
 
-class RetrievalModel(tfrs.Model):
-    """Query tower x candidate tower, trained with in-batch negatives.
+def ranking_loss(name: str) -> tf.keras.losses.Loss:
+    """The rating head's loss, summed over the batch (see module doc). "bce" takes logits."""
+    reduction = tf.keras.losses.Reduction.SUM
+    if name == "mse":
+        return tf.keras.losses.MeanSquaredError(reduction=reduction)
+    if name == "huber":
+        return tf.keras.losses.Huber(reduction=reduction)
+    if name == "bce":
+        return tf.keras.losses.BinaryCrossentropy(from_logits=True, reduction=reduction)
+    raise ValueError(f"unknown ranking loss {name!r}; choose mse, huber or bce")
 
-    The task computes no top-K metrics during training (they score every candidate each step,
-    which dominates training time); recall is computed after training by `trainer.metrics`.
+
+class TwoTowerModel(tfrs.Model):
+    """Query tower x candidate tower, trained with in-batch negatives and/or a rating head.
+
+    The retrieval task computes no top-K metrics during training (they score every candidate
+    each step, which dominates training time); recall is computed after training by
+    `trainer.metrics`, and RMSE/MAE by `trainer.ranking`.
     """
 
     def __init__(
@@ -43,14 +60,33 @@ class RetrievalModel(tfrs.Model):
         candidate_features: Sequence[str],
         candidate_id: str | None = None,
         sampling_probability: np.ndarray | None = None,
+        rating_head: tf.keras.Model | None = None,
+        target: str | None = None,
+        ranking_loss_name: str = "mse",
+        retrieval_weight: float = 1.0,
+        ranking_weight: float = 0.0,
     ) -> None:
         """`candidate_id` and `sampling_probability` (indexed by candidate id) turn on two
         corrections of in-batch negatives: a product bought twice in a batch is not its own
         negative (accidental hits), and scores are corrected by log Q, the probability that a
         product appears in a batch at all. Without log Q, popular products, which are sampled as
         negatives far more often, are pushed down: on repeat-heavy B2B data that ranks the
-        products customers re-order below the tail."""
+        products customers re-order below the tail.
+
+        `rating_head` (concatenated query and candidate embeddings -> one output) learns the
+        feature `target` with `ranking_loss_name`; the loss is `retrieval_weight` x retrieval
+        plus `ranking_weight` x ranking (a task of weight 0 is not computed)."""
         super().__init__()
+        if ranking_weight and (rating_head is None or target is None):
+            raise ValueError("a ranking weight needs a rating head and a target feature")
+        if not retrieval_weight and not ranking_weight:
+            raise ValueError("both task weights are 0: the model would learn nothing")
+        self.rating_head = rating_head
+        self.target = target
+        self.ranking_loss_name = ranking_loss_name
+        self.ranking_loss = ranking_loss(ranking_loss_name)
+        self.retrieval_weight = float(retrieval_weight)
+        self.ranking_weight = float(ranking_weight)
         self.query_tower = query_tower
         self.candidate_tower = candidate_tower
         self.query_features = list(query_features)
@@ -77,20 +113,50 @@ class RetrievalModel(tfrs.Model):
             {name: features[name] for name in self.candidate_features}, training=training
         )
 
+    def rating_logits(self, query: tf.Tensor, candidate: tf.Tensor, training: bool = False):
+        """`[batch]` rating head outputs of paired query and candidate embeddings (logits for
+        "bce")."""
+        x = tf.concat([query, candidate], axis=-1)
+        return tf.squeeze(self.rating_head(x, training=training), -1)
+
+    def predict_ratings(self, query: tf.Tensor, candidate: tf.Tensor) -> tf.Tensor:
+        """Predicted targets, on the target's (transformed) scale: probabilities for "bce"."""
+        logits = self.rating_logits(query, candidate)
+        return tf.sigmoid(logits) if self.ranking_loss_name == "bce" else logits
+
+    def task_losses(
+        self, features: Mapping[str, tf.Tensor], training: bool = False
+    ) -> dict[str, tf.Tensor]:
+        """The unweighted loss of each task the model trains, summed over the batch."""
+        query = self.query_embeddings(features, training=training)
+        candidate = self.candidate_embeddings(features, training=training)
+        losses = {}
+        if self.retrieval_weight:
+            ids = features[self.candidate_id] if self.candidate_id else None
+            probability = (
+                tf.gather(self.sampling_probability, ids)
+                if self.sampling_probability is not None
+                else None
+            )
+            losses["retrieval_loss"] = self.task(
+                query,
+                candidate,
+                candidate_sampling_probability=probability,
+                candidate_ids=ids,
+                compute_metrics=False,
+            )
+        if self.ranking_weight:
+            target = tf.reshape(tf.cast(features[self.target], tf.float32), [-1, 1])
+            logits = self.rating_logits(query, candidate, training=training)
+            losses["ranking_loss"] = self.ranking_loss(target, logits[:, None])
+        return losses
+
+    def _weighted(self, tasks: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        weights = {"retrieval_loss": self.retrieval_weight, "ranking_loss": self.ranking_weight}
+        return tf.add_n([weights[name] * loss for name, loss in tasks.items()])
+
     def compute_loss(self, features: Mapping[str, tf.Tensor], training: bool = False) -> tf.Tensor:
-        ids = features[self.candidate_id] if self.candidate_id else None
-        probability = (
-            tf.gather(self.sampling_probability, ids)
-            if self.sampling_probability is not None
-            else None
-        )
-        return self.task(
-            self.query_embeddings(features, training=training),
-            self.candidate_embeddings(features, training=training),
-            candidate_sampling_probability=probability,
-            candidate_ids=ids,
-            compute_metrics=False,
-        )
+        return self._weighted(self.task_losses(features, training=training))
 
     def _step_losses(self, inputs, training: bool) -> dict[str, tf.Tensor]:
         """This replica's share of the loss, the penalty and their total.
@@ -100,10 +166,14 @@ class RetrievalModel(tfrs.Model):
         the global batch and the penalty once, the numbers a single device reports.
         """
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        loss = self.compute_loss(inputs, training=training)
+        tasks = self.task_losses(inputs, training=training)
+        loss = self._weighted(tasks)
         penalty = tf.add_n([tf.constant(0.0)] + [tf.reduce_sum(x) for x in self.losses])
         penalty = penalty / replicas
-        return {"loss": loss, "regularization_loss": penalty, "total_loss": loss + penalty}
+        out = {"loss": loss, "regularization_loss": penalty, "total_loss": loss + penalty}
+        if len(tasks) > 1:  # multitask: each task's own loss too
+            out.update(tasks)
+        return out
 
     def train_step(self, inputs):
         """TFRS's train step, with the regularization loss scaled per replica (module doc)."""

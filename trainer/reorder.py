@@ -7,6 +7,9 @@ again, and on what is selling now. The scorer is a small MLP over, per pair:
 * the customer's history of the product (`trainer.history.ITEM_FEATURES`, zeros if never bought),
 * the product's popularity overall and lately (`PRODUCT_FEATURES`),
 * the customer's activity (`CUSTOMER_FEATURES`),
+* how often the product is bought by the buyers of what the customer bought (`co_purchase`: the
+  customer's binary history times the sparse item-item cosine similarity of
+  `trainer.history.co_purchase_similarity`, log1p),
 * the two-tower score, standardized over the catalogue for the customer,
 
 and its output ranks the whole catalogue. It is trained listwise (softmax over every product)
@@ -35,6 +38,7 @@ from trainer.history import (
     PRODUCT_FEATURES,
     HistoryTable,
     Purchases,
+    co_purchase_similarity,
     history_table,
     product_features,
 )
@@ -42,7 +46,25 @@ from trainer.history import (
 log = logging.getLogger(__name__)
 keras = tf.keras
 
-N_FEATURES = len(ITEM_FEATURES) + len(PRODUCT_FEATURES) + len(CUSTOMER_FEATURES) + 1
+N_FEATURES = len(ITEM_FEATURES) + len(PRODUCT_FEATURES) + len(CUSTOMER_FEATURES) + 2
+
+
+def sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
+    """A SciPy sparse matrix as a `tf.SparseTensor` in canonical (row-major) order."""
+    coo = sp.coo_matrix(matrix)
+    order = np.lexsort((coo.col, coo.row))
+    return tf.SparseTensor(
+        indices=np.stack([coo.row[order], coo.col[order]], 1).astype(np.int64),
+        values=coo.data[order].astype(np.float32),
+        dense_shape=np.asarray(coo.shape, np.int64),
+    )
+
+
+def co_purchase_scores(bought: tf.Tensor, similarity: tf.SparseTensor) -> tf.Tensor:
+    """`[batch, n_products]`: `bought` (`[batch, n_products]`, 0/1) times `similarity`."""
+    # (b S)^T = S^T b^T: the sparse operand must come first.
+    transposed = tf.sparse.sparse_dense_matmul(similarity, bought, adjoint_a=True, adjoint_b=True)
+    return tf.transpose(transposed)
 
 
 def scatter_history(items: tf.Tensor, item_features: tf.Tensor, n_products) -> tf.Tensor:
@@ -62,6 +84,7 @@ def pair_features(
     customer_features: tf.Tensor,
     product_table: tf.Tensor,
     retrieval_scores: tf.Tensor,
+    similarity: tf.SparseTensor,
 ) -> tf.Tensor:
     """`[batch, n_products, N_FEATURES]` features of every product for each customer.
 
@@ -70,6 +93,7 @@ def pair_features(
       customer_features: `[batch, len(CUSTOMER_FEATURES)]`.
       product_table: `[n_products, len(PRODUCT_FEATURES)]`.
       retrieval_scores: `[batch, n_products]` two-tower scores.
+      similarity: `[n_products, n_products]` sparse co-purchase similarity.
     """
     batch = tf.shape(history)[0]
     n_products = tf.shape(product_table)[0]
@@ -81,13 +105,19 @@ def pair_features(
     customer = tf.broadcast_to(
         customer_features[:, None, :], tf.stack([batch, n_products, len(CUSTOMER_FEATURES)])
     )
-    return tf.concat([history, product, customer, retrieval[..., None]], axis=-1)
+    bought = history[..., ITEM_FEATURES.index("bought")]
+    co_purchase = tf.math.log1p(co_purchase_scores(bought, similarity))
+    return tf.concat(
+        [history, product, customer, co_purchase[..., None], retrieval[..., None]], axis=-1
+    )
 
 
-def table_features(table_items, table_item_features, customer_features, product_table, scores):
+def table_features(
+    table_items, table_item_features, customer_features, product_table, scores, similarity
+):
     """`pair_features` of customers given by rows of a history table."""
     history = scatter_history(table_items, table_item_features, tf.shape(product_table)[0])
-    return pair_features(history, customer_features, product_table, scores)
+    return pair_features(history, customer_features, product_table, scores, similarity)
 
 
 class ReorderScorer(keras.Model):
@@ -123,6 +153,8 @@ class ScorerWindow:
     cut: float
     table: HistoryTable
     products: np.ndarray
+    similarity: sp.csr_matrix
+    """Co-purchase similarity at `cut` (`trainer.history.co_purchase_similarity`)."""
     customers: np.ndarray
     labels: sp.csr_matrix
     """Binary, customers (rows of `customers`) x products bought in the horizon."""
@@ -137,6 +169,7 @@ def training_windows(
     n_customers: int,
     n_products: int,
     max_items: int,
+    neighbors: int,
 ) -> list[ScorerWindow]:
     """`windows` consecutive horizons ending at `end`, most recent first.
 
@@ -171,6 +204,9 @@ def training_windows(
                 cut=cut,
                 table=table,
                 products=product_features(purchases, cut, n_products=n_products),
+                similarity=co_purchase_similarity(
+                    purchases, cut, n_products=n_products, neighbors=neighbors
+                ),
                 customers=customers,
                 labels=labels,
             )
@@ -214,13 +250,17 @@ def fit_scorer(
     if not windows:
         raise ValueError("no training window has customers with purchases on both sides")
     pieces = [
-        (window, retrieval_scores(window.table, window.customers).astype(np.float32))
+        (
+            window,
+            retrieval_scores(window.table, window.customers).astype(np.float32),
+            sparse_tensor(window.similarity),
+        )
         for window in windows
     ]
 
     def batch_tensors(w: int, rows: np.ndarray):
-        # A batch comes from one window, so it shares that window's product table.
-        window, scores = pieces[w]
+        # A batch comes from one window, so it shares that window's product tables.
+        window, scores, similarity = pieces[w]
         customers = window.customers[rows]
         return (
             tf.constant(window.table.items[customers]),
@@ -228,18 +268,19 @@ def fit_scorer(
             tf.constant(window.table.customer_features[customers]),
             tf.constant(window.products),
             tf.constant(scores[rows]),
+            similarity,
             tf.constant(window.labels[rows].toarray()),
         )
 
     rng = np.random.default_rng(seed)
     first = batch_tensors(0, rng.permutation(len(windows[0].customers))[:64])
-    scorer.adapt(table_features(*first[:5]).numpy())
+    scorer.adapt(table_features(*first[:6]).numpy())
     optimizer = keras.optimizers.Adam(learning_rate)
     bought_index = ITEM_FEATURES.index("bought")
 
     @tf.function(reduce_retracing=True)
-    def step(items, feats, cust, prods, retr, labels):
-        x = table_features(items, feats, cust, prods, retr)
+    def step(items, feats, cust, prods, retr, similarity, labels):
+        x = table_features(items, feats, cust, prods, retr, similarity)
         with tf.GradientTape() as tape:
             scores = scorer(x, training=True)
             loss = listwise_loss(scores, labels, x[..., bought_index], new_weight)
@@ -251,7 +292,7 @@ def fit_scorer(
     for epoch in range(epochs):
         batches = [
             (w, rows[start : start + batch_size])
-            for w, (window, _) in enumerate(pieces)
+            for w, (window, _, _) in enumerate(pieces)
             for rows in [rng.permutation(len(window.customers))]
             for start in range(0, len(rows), batch_size)
         ]

@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 
 from specs import HistoryFeature, history_names
 from trainer.history import CUSTOMER_FEATURES, DECAY_DAYS, ITEM_FEATURES, HistoryTable
-from trainer.reorder import pair_features, scatter_history
+from trainer.reorder import pair_features, scatter_history, sparse_tensor
 
 
 def _to_raw_input(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -44,7 +45,8 @@ class ServingHistory:
 
     Row `i` describes customer vocabulary index `i` (`trainer.history.HistoryTable`); the model
     appends an empty row for customers it does not know. `product_table` is
-    `trainer.history.product_features` at the same time, `scorer` the trained re-order scorer
+    `trainer.history.product_features` at the same time, `similarity` the co-purchase
+    similarity (`trainer.history.co_purchase_similarity`), `scorer` the trained re-order scorer
     (None: rank by the two-tower score alone). `explicit_age_days` is how long ago a product
     listed in a request's explicit `history` counts as bought (requests carry no dates).
     """
@@ -53,8 +55,23 @@ class ServingHistory:
     customer_id: str
     table: HistoryTable
     product_table: np.ndarray
+    similarity: sp.csr_matrix
     scorer: tf.keras.Model | None
     explicit_age_days: float
+
+
+@dataclass(frozen=True)
+class ServingRatings:
+    """The rating head of a ranking or multitask model (`TwoTowerModel.rating_head`).
+
+    `rank_by_rating`: rank products by predicted target (ranking models); otherwise the
+    retrieval score ranks them and the predicted targets of the answer come as `ratings`.
+    `sigmoid`: the head outputs logits (a "bce" model), served as probabilities.
+    """
+
+    head: tf.keras.Model
+    rank_by_rating: bool
+    sigmoid: bool
 
 
 class RetrievalServingModule(tf.Module):
@@ -72,6 +89,9 @@ class RetrievalServingModule(tf.Module):
       history: the customers' purchase history and the re-order scorer (`ServingHistory`); with
         it the model also exports the signatures `discover` (products the customer has not
         bought) and `with_history` (an explicit list of product ids replaces the stored one).
+      ratings: the rating head of a ranking or multitask model (`ServingRatings`). A ranking
+        model ranks by predicted target; a multitask model ranks by the retrieval score and
+        answers each product's predicted target as `ratings` too.
     """
 
     def __init__(
@@ -85,6 +105,7 @@ class RetrievalServingModule(tf.Module):
         product_ids: Sequence[bytes | str],
         top_k: int,
         history: ServingHistory | None = None,
+        ratings: ServingRatings | None = None,
     ) -> None:
         super().__init__()
         if len(product_ids) != len(candidate_embeddings):
@@ -102,6 +123,9 @@ class RetrievalServingModule(tf.Module):
         encoded = [p if isinstance(p, bytes) else p.encode() for p in product_ids]
         self.product_ids = tf.Variable(tf.constant(encoded), trainable=False)
         self.k = min(int(top_k), len(product_ids))
+        self.ratings = ratings
+        # An attribute of the module, so that the SavedModel tracks the head's variables.
+        self.rating_head = ratings.head if ratings is not None else None
         signature = {
             name: tf.TensorSpec([None], spec.dtype, name=name)
             for name, spec in self._raw_query_spec.items()
@@ -134,6 +158,10 @@ class RetrievalServingModule(tf.Module):
             trainable=False,
         )
         self.product_table = tf.Variable(history.product_table.astype(np.float32), trainable=False)
+        similarity = sparse_tensor(history.similarity)
+        self.similarity_indices = tf.Variable(similarity.indices, trainable=False)
+        self.similarity_values = tf.Variable(similarity.values, trainable=False)
+        self.similarity_shape = tf.Variable(similarity.dense_shape, trainable=False)
         self.n_customers = n_customers
         self.scorer = history.scorer
         self.product_index = tf.lookup.StaticHashTable(
@@ -173,19 +201,46 @@ class RetrievalServingModule(tf.Module):
         # features are not requested here, so their raw columns are not needed.
         return self.tft_layer(raw)
 
-    def _top(self, scores: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _rate(self, query: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+        """`[batch, m]` predicted targets of each query with its `[batch, m, dim]` candidates."""
+        ratings = self.ratings
+
+        def one_query(pair):
+            q, c = pair
+            x = tf.concat([tf.broadcast_to(q[None], tf.shape(c)), c], axis=-1)
+            out = tf.squeeze(self.rating_head(x, training=False), -1)
+            return tf.sigmoid(out) if ratings.sigmoid else out
+
+        # One query at a time: the head reads [m, 2 x dim], never [batch, m, 2 x dim].
+        return tf.map_fn(one_query, (query, candidates), fn_output_signature=tf.float32)
+
+    def _base_scores(self, query: tf.Tensor) -> tf.Tensor:
+        """Every product's score for each query: predicted target (ranking) or dot product."""
+        if self.ratings is not None and self.ratings.rank_by_rating:
+            batch = tf.shape(query)[0]
+            every = tf.broadcast_to(
+                self.candidate_embeddings[None],
+                tf.concat([[batch], tf.shape(self.candidate_embeddings)], 0),
+            )
+            return self._rate(query, every)
+        return tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True)
+
+    def _top(self, scores: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
         top = tf.math.top_k(scores, k=self.k)
-        return {
+        out = {
             "product_ids": tf.gather(self.product_ids, top.indices),
             "scores": tf.cast(top.values, tf.float32),
         }
+        if self.ratings is not None and not self.ratings.rank_by_rating:
+            out["ratings"] = self._rate(query, tf.gather(self.candidate_embeddings, top.indices))
+        return out
 
     def _serve(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         transformed = self._transform(features)
         query = self.query_tower(
             {name: transformed[name] for name in self._query_feature_names}, training=False
         )
-        return self._top(tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True))
+        return self._top(self._base_scores(query), query)
 
     def _score(self, transformed, items, weights, history, customer, exclude_bought: bool):
         inputs = {
@@ -196,14 +251,17 @@ class RetrievalServingModule(tf.Module):
         inputs[self._history_names[0]] = items
         inputs[self._history_names[1]] = weights
         query = self.query_tower(inputs, training=False)
-        scores = tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True)
+        scores = self._base_scores(query)
         if self.scorer is not None:
-            features = pair_features(history, customer, self.product_table, scores)
+            similarity = tf.SparseTensor(
+                self.similarity_indices, self.similarity_values, self.similarity_shape
+            )
+            features = pair_features(history, customer, self.product_table, scores, similarity)
             scores = self.scorer(features, training=False)
         if exclude_bought:
             bought = history[..., ITEM_FEATURES.index("bought")] > 0
             scores = tf.where(bought, tf.constant(-np.inf, scores.dtype), scores)
-        return self._top(scores)
+        return self._top(scores, query)
 
     def _serve_stored(self, features, exclude_bought: bool):
         transformed = self._transform(features)

@@ -133,3 +133,15 @@ def hashed_cross(columns: Sequence, hash_buckets: int) -> tf.Tensor:
 def unix_seconds(seconds) -> tf.Tensor:
     """The timestamp passed through as int64 unix seconds (the history orders purchases by it)."""
     return tf.cast(dense(seconds), tf.int64)
+
+
+def target(values, *, clip_min: float | None, clip_max: float | None, log1p: bool) -> tf.Tensor:
+    """A ranking model's label: float32, clipped to [clip_min, clip_max], then log1p if asked.
+
+    A missing value becomes 0 before clipping (the `dense` default for numbers)."""
+    x = tf.cast(dense(values), tf.float32)
+    if clip_min is not None:
+        x = tf.maximum(x, clip_min)
+    if clip_max is not None:
+        x = tf.minimum(x, clip_max)
+    return tf.math.log1p(x) if log1p else x

@@ -11,6 +11,7 @@ import types
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from codegen.render import (
     CODEGEN_VERSION,
@@ -106,12 +107,12 @@ def test_digest_tracks_only_the_inputs_of_each_file(rendered):
 
 @pytest.mark.parametrize("name", EXAMPLE_NAMES)
 def test_trainer_module_binds_the_configs(name, rendered, monkeypatch):
-    """Exec the module with `trainer.retrieval` stubbed: the trainer library is tested on its own."""
+    """Exec the module with `trainer.run` stubbed: the trainer library is tested on its own."""
     dataset, features, model, training = load_example(name)
     calls = []
-    stub = types.ModuleType("trainer.retrieval")
-    stub.run_retrieval = lambda fn_args, **kw: calls.append((fn_args, kw))
-    monkeypatch.setitem(sys.modules, "trainer.retrieval", stub)
+    stub = types.ModuleType("trainer.run")
+    stub.run_training = lambda fn_args, **kw: calls.append((fn_args, kw))
+    monkeypatch.setitem(sys.modules, "trainer.run", stub)
     import trainer
 
     monkeypatch.setattr(trainer, "retrieval", stub, raising=False)
@@ -193,3 +194,41 @@ def test_id_features_must_be_the_dataset_id_roles():
         SpecError, match=r"query_id: 'segment' must be the dataset's roles.customer_id"
     ):
         check_compatible(dataset, type(features).model_validate(data))
+
+
+def test_target_column_must_be_a_dataset_column_and_not_a_feature():
+    dataset, features, _, _ = load_example("demo_b2b")
+    data = features.model_dump(mode="json")
+    data["target"]["column"] = "margin"
+    with pytest.raises(SpecError, match=r"target.column: 'margin' is not an output column"):
+        check_compatible(dataset, type(features).model_validate(data))
+    data["target"]["column"] = "unit_price"
+    with pytest.raises(ValidationError, match="target column 'unit_price' is also a feature"):
+        type(features).model_validate(data)
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ({"column": "quantity", "log1p": True}, "log1p needs clip_min >= 0"),
+        ({"column": "quantity", "clip_min": 5, "clip_max": 5}, "clip_min .* less than clip_max"),
+        ({"column": "1quantity"}, "target.column"),
+    ],
+)
+def test_invalid_targets_are_named(target, message):
+    _, features, _, _ = load_example("demo_b2b")
+    data = features.model_dump(mode="json") | {"target": target}
+    with pytest.raises(ValidationError, match=message) as err:
+        type(features).model_validate(data)
+    assert "target" in str(err.value)
+
+
+def test_ranking_and_multitask_models_need_a_target():
+    dataset, features, model, training = load_example("demo_b2b")
+    untargeted = features.model_copy(update={"target": None})
+    for model_type in ("ranking", "multitask"):
+        ranking = model.model_copy(update={"model_type": model_type})
+        with pytest.raises(SpecError, match=rf"model_type: a {model_type} model predicts a target"):
+            render_all(dataset, untargeted, ranking, training)
+        assert "run_training" in render_all(dataset, features, ranking, training)[TRAINER_MODULE]
+    render_all(dataset, untargeted, model, training)  # retrieval needs none

@@ -34,6 +34,7 @@ ROWS = {
             "category": ["food", "drinks"][i % 2],
             "brand": ["x", "y", "z"][i % 3],
             "unit_price": float(i) * 2.5,
+            "quantity": [1, 3, 2000, 0][i % 4],
         }
         for i in range(8)
     ],
@@ -107,6 +108,8 @@ def test_rendered_preprocessing_fns_run_under_tft_beam(tmp_path):
     # Row 0 is Monday 2024-01-01 00:00 UTC: day-of-week 0 and month 0 → sin 0, cos 1.
     assert values["ts_day_of_week_sin"][0] == pytest.approx(0.0, abs=1e-6)
     assert values["ts_month_cos"][0] == pytest.approx(1.0, abs=1e-6)
+    # The target: quantity clipped to [0, 1000], then log1p.
+    np.testing.assert_allclose(values["quantity_target"][:4], np.log1p([1, 3, 1000, 0]), rtol=1e-6)
     # matrix_small: the timestamp z-score has mean 0 over the analyzed rows; bucket ids follow
     # the boundaries [10, 50, 250, 1000] for employees 5, 20, 400, 5000.
     assert abs(float(values["ordered_at_z"].mean())) < 1e-4

@@ -7,6 +7,7 @@ HTTP request with original product ids.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pyarrow.parquet as pq
@@ -77,3 +78,31 @@ def test_a_failing_step_is_named(tmp_path, quicktest_run):
                   beam_workers=1)  # fmt: skip
     assert error.value.component == "QueryExampleGen"
     assert "no_such_table" in str(error.value)
+
+
+@pytest.mark.parametrize("model_type", ["ranking", "multitask"])
+def test_ranking_and_multitask_configs_render_train_and_serve(model_type, tmp_path, quicktest_run):
+    """The demo config as a ranking or multitask model (target: log1p of the quantity), through
+    the whole template: RMSE/MAE in the metrics file, original product ids from the server."""
+    _, warehouse, _, _ = quicktest_run
+    configs = steps.load_example(steps.EXAMPLES / "demo_b2b", epochs=1)
+    configs = dataclasses.replace(
+        configs, model=configs.model.model_copy(update={"model_type": model_type})
+    )
+    generated = steps.render(configs, tmp_path / "generated")
+    assert f'"model_type": "{model_type}"' in (generated / "trainer_module.py").read_text()
+    run = run_local(get_template("quicktest"), steps.pipeline_values(configs, generated, warehouse),
+                    root=tmp_path / "run", report=lambda _: None, beam_workers=1)  # fmt: skip
+    metrics = steps.read_metrics(run)
+    assert len(metrics["loss"]["val_rmse"]) == len(metrics["loss"]["val_mae"]) == 1
+    final = metrics["final_metrics"]
+    assert final["test_rmse"] > 0 and final["test_mae"] > 0 and "recall_at_10" in final
+    answer = steps.serve_and_ask(run, warehouse, (generated / "dataset_query.sql").read_text())
+    prediction = answer["predictions"][0]
+    catalogue = set(
+        pq.read_table(warehouse / "raw_data" / "products.parquet")["product_id"].to_pylist()
+    )
+    assert prediction["product_ids"] and set(prediction["product_ids"]) <= catalogue
+    assert prediction["scores"] == sorted(prediction["scores"], reverse=True)
+    if model_type == "multitask":
+        assert len(prediction["ratings"]) == len(prediction["product_ids"])

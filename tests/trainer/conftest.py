@@ -8,6 +8,7 @@ import pytest
 
 from tests.trainer.tiny_data import (
     E2E_CONFIG,
+    TARGET,
     feature_config,
     fn_args_for,
     make_rows,
@@ -28,15 +29,42 @@ def tiny_transformed(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_run(tiny_transformed, tmp_path_factory):
-    """One `run_retrieval` on the tiny data: (fn_args, returned metrics)."""
+    """One `run_training` on the tiny data: (fn_args, returned metrics)."""
     from specs import ModelConfig, TrainingParams
-    from trainer.retrieval import run_retrieval
+    from trainer.run import run_training
 
     fn_args = fn_args_for(tiny_transformed, str(tmp_path_factory.mktemp("run1")), **E2E_CONFIG)
-    metrics = run_retrieval(
+    metrics = run_training(
         fn_args,
         features=tiny_transformed.features,
         model=ModelConfig.preset("minimal"),
         training=TrainingParams(),
     )
     return fn_args, metrics
+
+
+def _rating_run(tiny_transformed, tmp_path_factory, model_type: str, **training):
+    from specs import ModelConfig, TrainingParams
+    from trainer.run import run_training
+
+    features = feature_config(TARGET)
+    fn_args = fn_args_for(tiny_transformed, str(tmp_path_factory.mktemp(model_type)), **E2E_CONFIG)
+    metrics = run_training(
+        fn_args,
+        features=features,
+        model=ModelConfig.preset("minimal", model_type=model_type),
+        training=TrainingParams(**training),
+    )
+    return fn_args, metrics
+
+
+@pytest.fixture(scope="session")
+def ranking_run(tiny_transformed, tmp_path_factory):
+    """One ranking `run_training` (target: log1p quantity): (fn_args, returned metrics)."""
+    return _rating_run(tiny_transformed, tmp_path_factory, "ranking")
+
+
+@pytest.fixture(scope="session")
+def multitask_run(tiny_transformed, tmp_path_factory):
+    """One multitask `run_training` on the tiny data: (fn_args, returned metrics)."""
+    return _rating_run(tiny_transformed, tmp_path_factory, "multitask")

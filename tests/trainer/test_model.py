@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer.model import RetrievalModel, retrieval_loss
+from trainer.model import TwoTowerModel, ranking_loss, retrieval_loss
 
 
 def identity_tower(name: str, *, l2: float = 0.0) -> tf.keras.Model:
@@ -19,8 +19,8 @@ def identity_tower(name: str, *, l2: float = 0.0) -> tf.keras.Model:
     return tf.keras.Model({name: x}, layer(x))
 
 
-def tiny_model(l2: float = 0.0) -> RetrievalModel:
-    return RetrievalModel(
+def tiny_model(l2: float = 0.0) -> TwoTowerModel:
+    return TwoTowerModel(
         identity_tower("q", l2=l2),
         identity_tower("c"),
         query_features=["q"],
@@ -37,6 +37,30 @@ FEATURES = {
 
 def test_loss_reduction_is_sum():
     assert retrieval_loss().reduction == tf.keras.losses.Reduction.SUM
+    for name in ("mse", "huber", "bce"):
+        assert ranking_loss(name).reduction == tf.keras.losses.Reduction.SUM
+
+
+def test_ranking_loss_of_a_known_batch():
+    # Rating head: Dense(1) with weights 1 on the concatenated [q, c] and no bias, so the
+    # prediction is q0 + q1 + c0 + c1: rows give 1 + 1 = 2 and 1 + 2 = 3; targets 1 and 5.
+    x = tf.keras.Input(shape=(4,))
+    head = tf.keras.Model(x, tf.keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")(x))
+    model = TwoTowerModel(
+        identity_tower("q"), identity_tower("c"), query_features=["q"], candidate_features=["c"],
+        rating_head=head, target="t", retrieval_weight=0.0, ranking_weight=1.0,
+    )  # fmt: skip
+    loss = model.compute_loss(FEATURES | {"t": tf.constant([1.0, 5.0])})
+    assert float(loss) == pytest.approx((2 - 1) ** 2 + (3 - 5) ** 2)  # summed, not averaged
+
+
+def test_a_model_must_have_a_task():
+    with pytest.raises(ValueError, match="both task weights are 0"):
+        TwoTowerModel(identity_tower("q"), identity_tower("c"), query_features=["q"],
+                      candidate_features=["c"], retrieval_weight=0.0)  # fmt: skip
+    with pytest.raises(ValueError, match="needs a rating head"):
+        TwoTowerModel(identity_tower("q"), identity_tower("c"), query_features=["q"],
+                      candidate_features=["c"], ranking_weight=1.0)  # fmt: skip
 
 
 def test_loss_is_summed_in_batch_softmax_cross_entropy():
@@ -50,7 +74,7 @@ def test_log_q_correction_subtracts_log_sampling_probability():
     # Candidate ids 0 and 1 with sampling probabilities 0.5 and 0.25: every score in a column is
     # lowered by log(q) of that column's candidate, so scores = [[1 - ln .5, 0 - ln .25],
     # [0 - ln .5, 2 - ln .25]].
-    model = RetrievalModel(
+    model = TwoTowerModel(
         identity_tower("q"), identity_tower("c"), query_features=["q"], candidate_features=["c"],
         candidate_id="id", sampling_probability=np.array([0.5, 0.25]),
     )  # fmt: skip
@@ -65,7 +89,7 @@ def test_log_q_correction_subtracts_log_sampling_probability():
 def test_a_product_twice_in_a_batch_is_not_its_own_negative():
     # Both rows bought product 7: without the correction each row's positive competes with an
     # identical "negative"; with it, each row only sees its own positive, so the loss is zero.
-    model = RetrievalModel(
+    model = TwoTowerModel(
         identity_tower("q"), identity_tower("c"), query_features=["q"], candidate_features=["c"],
         candidate_id="id",
     )  # fmt: skip
@@ -97,28 +121,50 @@ def dense_tower(name: str, l2: float) -> tf.keras.Model:
     return tf.keras.Model({name: x}, y)
 
 
-def dense_model() -> RetrievalModel:
-    return RetrievalModel(
-        dense_tower("q", 0.1), dense_tower("c", 0.0), query_features=["q"], candidate_features=["c"]
-    )
+def rating_head() -> tf.keras.Model:
+    x = tf.keras.Input(shape=(6,))
+    hidden = tf.keras.layers.Dense(
+        4, activation="relu", kernel_initializer=tf.keras.initializers.Constant(0.2)
+    )(x)
+    out = tf.keras.layers.Dense(1, kernel_initializer=tf.keras.initializers.Constant(0.3))(hidden)
+    return tf.keras.Model(x, out)
 
 
-def test_mirrored_strategy_step_equals_single_device_step(two_cpus):
-    """Regression: the product's loss crashed or mis-scaled under MirroredStrategy.
+TASK_WEIGHTS = {"retrieval": (1.0, 0.0), "ranking": (0.0, 1.0), "multitask": (0.7, 0.4)}
 
-    Two replicas (two logical CPUs) each take half of a batch of 8; the SGD step must equal the
-    step of one device on the sum of both halves' losses, the regularization penalty counted
-    once (not once per replica).
+
+def dense_model(model_type: str = "retrieval", loss: str = "mse") -> TwoTowerModel:
+    retrieval, ranking = TASK_WEIGHTS[model_type]
+    return TwoTowerModel(
+        dense_tower("q", 0.1), dense_tower("c", 0.0), query_features=["q"], candidate_features=["c"],
+        rating_head=rating_head() if ranking else None, target="t" if ranking else None,
+        ranking_loss_name=loss, retrieval_weight=retrieval, ranking_weight=ranking,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "model_type, loss",
+    [("retrieval", "mse"), ("ranking", "mse"), ("ranking", "huber"), ("ranking", "bce"),
+     ("multitask", "mse")],
+)  # fmt: skip
+def test_mirrored_strategy_step_equals_single_device_step(two_cpus, model_type, loss):
+    """Regression: the product's loss crashed (ranking and multitask: a loss reduced by AUTO
+    inside a replica) or mis-scaled under MirroredStrategy.
+
+    Two replicas (two logical CPUs) each take half of a batch of 8; for every model type the
+    SGD step must equal the step of one device on the sum of both halves' losses, the
+    regularization penalty counted once (not once per replica).
     """
     rng = np.random.default_rng(0)
     data = {
         "q": rng.normal(size=(8, 3)).astype("float32"),
         "c": rng.normal(size=(8, 3)).astype("float32"),
+        "t": rng.uniform(0, 1, size=8).astype("float32"),
     }
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
-        mirrored = dense_model()
+        mirrored = dense_model(model_type, loss)
         mirrored.compile(optimizer=tf.keras.optimizers.SGD(0.01))
     dataset = strategy.experimental_distribute_dataset(
         tf.data.Dataset.from_tensor_slices(data).batch(8)
@@ -130,17 +176,19 @@ def test_mirrored_strategy_step_equals_single_device_step(two_cpus):
         for k, v in reported.items()
     }
 
-    reference = dense_model()
+    reference = dense_model(model_type, loss)
+    halves = [{k: v[i : i + 4] for k, v in data.items()} for i in (0, 4)]
     with tf.GradientTape() as tape:
-        halves = [{k: v[i : i + 4] for k, v in data.items()} for i in (0, 4)]
         loss = tf.add_n([reference.compute_loss(h, training=True) for h in halves])
         penalty = tf.add_n(reference.losses)
         total = loss + penalty
     grads = tape.gradient(total, reference.trainable_variables)
-    assert reported == pytest.approx(
-        {"loss": float(loss), "regularization_loss": float(penalty), "total_loss": float(total)},
-        rel=1e-5,
-    )
+    expected = {"loss": float(loss), "regularization_loss": float(penalty)}
+    expected["total_loss"] = float(total)
+    if model_type == "multitask":
+        for task in ("retrieval_loss", "ranking_loss"):
+            expected[task] = sum(float(reference.task_losses(h)[task]) for h in halves)
+    assert reported == pytest.approx(expected, rel=1e-5)
     for got, var, grad in zip(
         mirrored.trainable_variables, reference.trainable_variables, grads, strict=True
     ):

@@ -96,7 +96,12 @@ def history_query_tower() -> tf.keras.Model:
 
 def history_module(scorer=None):
     from specs import HistoryFeature
-    from trainer.history import Purchases, history_table, product_features
+    from trainer.history import (
+        Purchases,
+        co_purchase_similarity,
+        history_table,
+        product_features,
+    )
     from trainer.serving import ServingHistory
 
     # Customer 0 bought product 2 (twice) and product 0; customer 1 bought product 1.
@@ -115,6 +120,7 @@ def history_module(scorer=None):
             customer_id="customer_id",
             table=table,
             product_table=product_features(log, table.now, n_products=4),
+            similarity=co_purchase_similarity(log, table.now, n_products=4, neighbors=2),
             scorer=scorer,
             explicit_age_days=30.0,
         ),

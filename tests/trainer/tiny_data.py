@@ -34,6 +34,12 @@ def products_of_group(g: int) -> list[str]:
     return [product_id(g * PRODUCTS_PER_GROUP + j) for j in range(PRODUCTS_PER_GROUP)]
 
 
+def quantity_of(product: int) -> float:
+    """How many units of a product a purchase takes: 1, 4, 7 or 10, set by the product alone,
+    so a ranking model can learn it from the product id."""
+    return float(1 + (product % 4) * 3)
+
+
 def make_rows(seed: int = 7) -> tuple[list[dict], list[dict]]:
     """Train and eval rows: per customer 8 train purchases then 3 eval purchases."""
     rng = np.random.default_rng(seed)
@@ -53,12 +59,14 @@ def make_rows(seed: int = 7) -> tuple[list[dict], list[dict]]:
                 "product_id": product_id(p),
                 "category": CATEGORIES[g],
                 "price": float(10 + (p % 7) * 15),
+                "quantity": quantity_of(p),
             }
             (train if n < 8 else eval_).append(row)
     return train, eval_
 
 
-def feature_config():
+def feature_config(target: dict | None = None):
+    """The tiny data's features; `target` (e.g. `TARGET`) for ranking and multitask models."""
     from specs import FeatureConfig
 
     return FeatureConfig.model_validate(
@@ -85,8 +93,13 @@ def feature_config():
                 ],
                 "crosses": [{"columns": ["category", "price"], "hash_buckets": 50}],
             },
+            "target": target,
         }
     )
+
+
+TARGET = {"column": "quantity", "clip_min": 0.0, "clip_max": 100.0, "log1p": True}
+"""The ranking target of the tiny data: log1p of the quantity."""
 
 
 def preprocessing_fn(inputs):
@@ -104,6 +117,7 @@ def preprocessing_fn(inputs):
         "cross_category_x_price": ops.hashed_cross(
             [ops.dense(inputs["category"]), price_bucket], 50
         ),
+        "quantity_target": ops.target(inputs["quantity"], clip_min=0.0, clip_max=100.0, log1p=True),
     }
 
 
@@ -122,6 +136,7 @@ def transform(train_rows, eval_rows, root: str) -> dict[str, str]:
         "product_id": tf.io.FixedLenFeature([], tf.string),
         "category": tf.io.FixedLenFeature([], tf.string),
         "price": tf.io.FixedLenFeature([], tf.float32),
+        "quantity": tf.io.FixedLenFeature([], tf.float32),
     }
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(raw_spec))
     transform_dir = os.path.join(root, "transform_graph")

@@ -1,7 +1,7 @@
-"""`run_retrieval`: the body of the TFX Trainer `run_fn` for two-tower retrieval models.
+"""`run_training`: the body of the TFX Trainer `run_fn` for every two-tower model type.
 
 Generated Trainer modules bind a FeatureConfig, ModelConfig and TrainingParams and call
-`run_retrieval(fn_args, features=..., model=..., training=...)`. It trains, evaluates by the
+`run_training(fn_args, features=..., model=..., training=...)`. It trains, evaluates by the
 platform's protocol (`trainer.metrics`) next to the popularity baseline on the same split, writes
 `<model_run_dir>/training_metrics.json` and exports the serving SavedModel.
 """
@@ -28,9 +28,11 @@ from specs import (
     history_names,
     history_time_name,
     resolve_hyperparameters,
+    target_name,
     transformed_names,
 )
 from trainer import baselines
+from trainer.callbacks import early_stopping_callback, validation_rows
 from trainer.candidates import candidate_features, latest_row_per_index
 from trainer.data import canonical_order, columns_dataset, read_columns
 from trainer.evaluation import evaluate_exported
@@ -39,15 +41,22 @@ from trainer.history import (
     ITEM_FEATURES,
     HistoryTable,
     Purchases,
+    co_purchase_similarity,
     history_table,
     product_features,
     row_histories,
 )
 from trainer.metrics import KS, evaluate, make_split
-from trainer.model import RetrievalModel
-from trainer.optimizers import build_optimizer
+from trainer.model import TwoTowerModel
+from trainer.optimizers import build_optimizer, learning_rate_schedule
+from trainer.ranking import RatingMetrics, build_rating_head, predict_ratings, rating_errors
 from trainer.reorder import ReorderScorer, fit_scorer, training_windows
-from trainer.serving import RetrievalServingModule, ServingHistory, export_serving_model
+from trainer.serving import (
+    RetrievalServingModule,
+    ServingHistory,
+    ServingRatings,
+    export_serving_model,
+)
 from trainer.strategy import global_batch_size, make_strategy
 from trainer.towers import build_tower, embedding_layer
 
@@ -149,19 +158,21 @@ def _training_history(
     return history, items, weights
 
 
-def run_retrieval(
+def run_training(
     fn_args,
     *,
     features: FeatureConfig,
     model: ModelConfig,
     training: TrainingParams,
 ) -> dict[str, Any]:
-    """Train, evaluate and export a two-tower retrieval model; return the metrics written.
+    """Train, evaluate and export a two-tower model; return the metrics written.
 
-    With a history feature the query tower pools the customer's past purchases, and a re-order
-    scorer (`trainer.reorder`, when `model.reorder` is set) turns the two-tower score and the
-    customer's purchase history into the served score. Recall is computed from the exported
-    SavedModel's answers (`trainer.evaluation`).
+    Every model type (`model.model_type`) goes through here. With a history feature the query
+    tower pools the customer's past purchases, and for retrieval and multitask models a
+    re-order scorer (`trainer.reorder`, when `model.reorder` is set) turns the two-tower score
+    and the customer's purchase history into the served score. Ranking and multitask models
+    learn the feature config's target with a rating head (`trainer.ranking`). Recall is
+    computed from the exported SavedModel's answers (`trainer.evaluation`).
 
     Args:
       fn_args: `tfx.components.FnArgs`: train_files / eval_files (glob patterns of gzipped
@@ -178,6 +189,12 @@ def run_retrieval(
     # Python, NumPy and TF seeds: initial weights, dropout and the shuffle order repeat.
     tf.keras.utils.set_random_seed(hp["seed"])
     timing: dict[str, float] = {}
+    rates = model.model_type != "retrieval"
+    if rates and features.target is None:
+        raise ValueError(f"a {model.model_type} model needs the feature config's target column")
+    monitor = training.early_stopping.monitor if training.early_stopping else None
+    if monitor in ("val_rmse", "val_mae") and not rates:
+        raise ValueError(f"early_stopping.monitor {monitor!r} needs a ranking or multitask model")
 
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     vocab_sizes = _vocab_sizes(features, tft_output)
@@ -186,11 +203,12 @@ def run_retrieval(
     history_inputs = history_names(feature) if feature else []
     query_names = transformed_names(features.query_tower)
     candidate_names = transformed_names(features.candidate_tower)
+    target = target_name(features.target) if rates else None
     recency = _recency_feature(features)
     needed = set(query_names) | set(candidate_names) | ({recency} if recency else set())
     needed -= set(history_inputs)
-    if feature:
-        needed.add(history_time_name(feature))
+    time_name = history_time_name(feature) if feature else None
+    needed |= {n for n in (time_name, target) if n}
     spec = {name: tft_output.transformed_feature_spec()[name] for name in sorted(needed)}
 
     strategy = make_strategy()
@@ -207,14 +225,28 @@ def run_retrieval(
             train, features, model, vocab_sizes
         )
     timing["read"] = time.perf_counter() - start
-    model_columns = {n: train[n] for n in sorted(set(query_names) | set(candidate_names))}
-    if history is not None and model.reorder is not None:
-        model_columns = _before_scorer_windows(model_columns, history, model.reorder)
-    train_data = columns_dataset(model_columns, batch_size, shuffle=True, seed=hp["seed"])
+    reorders = history is not None and model.reorder is not None and model.model_type != "ranking"
+    fit_columns, validation = _fit_rows(
+        train,
+        sorted(set(query_names) | set(candidate_names) | ({target} if target else set())),
+        time_name,
+        history=history if reorders else None,
+        reorder=model.reorder,
+        validate=rates or training.early_stopping is not None,
+        days=training.validation_days,
+        seed=hp["seed"],
+    )
+    train_data = columns_dataset(fit_columns, batch_size, shuffle=True, seed=hp["seed"])
+    steps_per_epoch = -(-len(fit_columns[cid]) // batch_size)
     # How often each product (id index, OOV buckets included) appears: the probability that it
     # is sampled as an in-batch negative, for the log Q correction (trainer.model).
     id_counts = np.bincount(train[cid], minlength=vocab_sizes[cid])
     sampling_probability = id_counts / max(id_counts.sum(), 1)
+    task_weights = {
+        "retrieval": (1.0, 0.0),
+        "ranking": (0.0, 1.0),
+        "multitask": (model.loss_weights.retrieval, model.loss_weights.ranking),
+    }[model.model_type]
     with strategy.scope():
         candidate_tower = build_tower(
             features.candidate_tower,
@@ -224,7 +256,7 @@ def run_retrieval(
             name="candidate_tower",
         )
         shared = {cid: embedding_layer(candidate_tower, cid)} if feature else None
-        retrieval_model = RetrievalModel(
+        two_tower = TwoTowerModel(
             build_tower(
                 features.query_tower,
                 model.query_layers,
@@ -238,12 +270,41 @@ def run_retrieval(
             candidate_features=candidate_names,
             candidate_id=cid,
             sampling_probability=sampling_probability,
+            rating_head=build_rating_head(model.rating_head, 2 * model.output_dim)
+            if rates
+            else None,
+            target=target,
+            ranking_loss_name=model.ranking_loss,
+            retrieval_weight=task_weights[0],
+            ranking_weight=task_weights[1],
         )
-        retrieval_model.compile(optimizer=build_optimizer(hp["optimizer"], hp["learning_rate"]))
+        learning_rate = learning_rate_schedule(
+            hp["learning_rate"],
+            training.lr_schedule,
+            steps_per_epoch=steps_per_epoch,
+            epochs=hp["epochs"],
+        )
+        two_tower.compile(optimizer=build_optimizer(hp["optimizer"], learning_rate))
 
+    callbacks: list[tf.keras.callbacks.Callback] = []
+    if rates:  # before early stopping, which may monitor what it logs
+        callbacks.append(RatingMetrics(validation, target, batch_size))
+    stopping = early_stopping_callback(training.early_stopping)
+    if stopping is not None:
+        callbacks.append(stopping)
+    callbacks.append(_EpochLog())
     start = time.perf_counter()
-    fit = retrieval_model.fit(train_data, epochs=hp["epochs"], callbacks=[_EpochLog()], verbose=0)
+    fit = two_tower.fit(
+        train_data,
+        epochs=hp["epochs"],
+        validation_data=columns_dataset(validation, batch_size) if validation else None,
+        callbacks=callbacks,
+        verbose=0,
+    )
     timing["train"] = time.perf_counter() - start
+    hp["epochs_trained"] = len(fit.history["loss"])
+    if stopping is not None and stopping.stopped_epoch:
+        log.info("early stopping after epoch %d", stopping.stopped_epoch + 1)
 
     candidates = candidate_features(
         train,
@@ -253,18 +314,20 @@ def run_retrieval(
         recency=train[recency] if recency else None,
     )
     candidate_embeddings = _embed(
-        retrieval_model.candidate_embeddings, candidates, candidate_names, batch_size
+        two_tower.candidate_embeddings, candidates, candidate_names, batch_size
     )
 
     serving_history = None
     scorer_loss: list[float] = []
     if history is not None:
         start = time.perf_counter()
-        scorer, scorer_loss = _fit_reorder(
-            model.reorder, hp["seed"], history, train, query_names, qid, retrieval_model,
-            candidate_embeddings,
-        )  # fmt: skip
-        serving_history = _serving_history(history, qid, scorer)
+        scorer = None
+        if reorders:
+            scorer, scorer_loss = _fit_reorder(
+                model.reorder, hp["seed"], history, train, query_names, qid, two_tower,
+                candidate_embeddings,
+            )  # fmt: skip
+        serving_history = _serving_history(history, qid, scorer, model.reorder)
         timing["reorder"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -272,34 +335,44 @@ def run_retrieval(
     raw_query_columns = [f.column for f in features.query_tower.features if f.kind != "history"]
     serving = RetrievalServingModule(
         tft_layer=tft_output.transform_features_layer(),
-        query_tower=retrieval_model.query_tower,
+        query_tower=two_tower.query_tower,
         query_feature_names=query_names,
         raw_query_spec={c: raw_spec[c] for c in raw_query_columns},
         candidate_embeddings=candidate_embeddings,
         product_ids=tft_output.vocabulary_by_name(cid),
         top_k=hp["top_k"],
         history=serving_history,
+        ratings=ServingRatings(
+            two_tower.rating_head,
+            rank_by_rating=model.model_type == "ranking",
+            sigmoid=model.ranking_loss == "bce",
+        )
+        if rates
+        else None,
     )
     export_serving_model(serving, fn_args.serving_model_dir)
     timing["export"] = time.perf_counter() - start
     log.info("serving model exported to %s", fn_args.serving_model_dir)
 
     start = time.perf_counter()
+    eval_ = canonical_order(read_columns(fn_args.eval_files, spec))
     evaluation = _evaluate(
-        fn_args, train, features, spec, vocab_sizes, raw_query_columns, raw_spec, tft_output
+        fn_args, train, eval_, features, vocab_sizes, raw_query_columns, raw_spec, tft_output
     )
+    if rates:
+        evaluation["final_metrics"].update(
+            _rating_metrics(two_tower, validation, eval_, serving_history, target, batch_size)
+        )
     timing["evaluate"] = time.perf_counter() - start
     log.info("evaluation: %s", evaluation["final_metrics"])
 
     metrics = {
-        "loss": {
-            name: [float(v) for v in fit.history[name]]
-            for name in ("loss", "regularization_loss", "total_loss")
-        },
+        "loss": {name: [float(v) for v in values] for name, values in fit.history.items()},
         "final_metrics": evaluation["final_metrics"],
         "baselines": evaluation["baselines"],
         "eval": evaluation["eval"],
         "hyperparameters": hp,
+        "model_type": model.model_type,
         "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
     }
     if scorer_loss:
@@ -312,8 +385,73 @@ def run_retrieval(
     return metrics
 
 
-def _before_scorer_windows(columns, history: _History, config: ReorderConfig):
-    """The two-tower's training rows: those before the re-order scorer's first window.
+def _fit_rows(
+    train: dict[str, np.ndarray],
+    names: list[str],
+    time_name: str | None,
+    *,
+    history: _History | None,
+    reorder: ReorderConfig | None,
+    validate: bool,
+    days: int,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+    """The columns the towers fit on, and the validation rows held out of them (or None).
+
+    With a re-order scorer (`history`), the towers see only the rows before its windows
+    (`_before_scorer_windows`); the validation rows are the last `days` days of what is left
+    (`trainer.callbacks.validation_rows`).
+    """
+    columns = {n: train[n] for n in names}
+    times = train[time_name] if time_name else None
+    if history is not None:
+        keep = _before_scorer_windows(history, reorder)
+        columns = {n: v[keep] for n, v in columns.items()}
+        times = times[keep]
+    if not validate:
+        return columns, None
+    rows = len(next(iter(columns.values())))
+    held = validation_rows(times, days, rows=rows, seed=seed)
+    log.info("validation rows: %d of %d", held.sum(), rows)
+    return {n: v[~held] for n, v in columns.items()}, {n: v[held] for n, v in columns.items()}
+
+
+def _rating_metrics(
+    two_tower: TwoTowerModel,
+    validation: dict[str, np.ndarray],
+    eval_: dict[str, np.ndarray],
+    history: ServingHistory | None,
+    target: str,
+    batch_size: int,
+) -> dict[str, float]:
+    """RMSE/MAE of the trained model (its restored best weights, with early stopping) on the
+    validation rows and on the eval split (`final_val_*`, `test_*`).
+
+    Eval rows get the history the serving model would use: the customer's as of the end of
+    training."""
+    columns = dict(eval_)
+    if history is not None:
+        items_name, weights_name = history_names(history.feature)
+        table = history.table
+        row = np.minimum(eval_[history.customer_id], len(table.items) - 1)
+        known = eval_[history.customer_id] < len(table.items)
+        width = history.feature.max_items
+        columns[items_name] = np.where(known[:, None], table.items[row, :width], -1)
+        columns[weights_name] = np.where(known[:, None], table.weights[row, :width], 0.0).astype(
+            np.float32
+        )
+    out = {}
+    for prefix, rows in (("final_val", validation), ("test", columns)):
+        names = two_tower.query_features + two_tower.candidate_features
+        errors = rating_errors(
+            predict_ratings(two_tower, {n: rows[n] for n in names}, batch_size), rows[target]
+        )
+        out[f"{prefix}_rmse"], out[f"{prefix}_mae"] = errors["rmse"], errors["mae"]
+    return out
+
+
+def _before_scorer_windows(history: _History, config: ReorderConfig) -> np.ndarray:
+    """Which train rows the two towers fit on: those before the re-order scorer's first window.
 
     The scorer learns how far to trust the two-tower score from the windows' purchases; had the
     towers trained on those very purchases, their score would look better there than it is on
@@ -325,14 +463,14 @@ def _before_scorer_windows(columns, history: _History, config: ReorderConfig):
     keep = history.times < cut
     if keep.sum() < 0.5 * len(keep):
         log.warning("re-order windows cover over half the rows: the towers train on all rows")
-        return columns
+        return np.ones(len(keep), bool)
     log.info("two-tower rows before the scorer's windows: %d of %d", keep.sum(), len(keep))
-    return {name: values[keep] for name, values in columns.items()}
+    return keep
 
 
 def _fit_reorder(
     config: ReorderConfig | None, seed, history: _History, train, query_names, qid,
-    retrieval_model: RetrievalModel, candidates: np.ndarray,
+    retrieval_model: TwoTowerModel, candidates: np.ndarray,
 ):  # fmt: skip
     """Train the re-order scorer on windows at the end of the train split (None if disabled)."""
     if config is None:
@@ -345,6 +483,7 @@ def _fit_reorder(
         n_customers=history.n_customers,
         n_products=history.n_products,
         max_items=history.table_items,
+        neighbors=config.neighbors,
     )
     log.info("re-order windows: %s customers", [len(w.customers) for w in windows])
     if not windows:
@@ -377,7 +516,9 @@ def _fit_reorder(
     return scorer, losses
 
 
-def _serving_history(history: _History, qid: str, scorer) -> ServingHistory:
+def _serving_history(
+    history: _History, qid: str, scorer, config: ReorderConfig | None
+) -> ServingHistory:
     """The history, product table and scorer the exported model carries, as of `history.end`."""
     table = history_table(
         history.purchases, history.end, n_customers=history.n_customers,
@@ -391,6 +532,12 @@ def _serving_history(history: _History, qid: str, scorer) -> ServingHistory:
         table=table,
         product_table=product_features(
             history.purchases, history.end, n_products=history.n_products
+        ),
+        similarity=co_purchase_similarity(
+            history.purchases,
+            history.end,
+            n_products=history.n_products,
+            neighbors=config.neighbors if config else 1,
         ),
         scorer=scorer,
         explicit_age_days=float(np.median(ages)) if len(ages) else 30.0,
@@ -406,15 +553,14 @@ def _embed(tower_fn, columns: dict[str, np.ndarray], names, batch_size: int) -> 
 def _evaluate(
     fn_args,
     train: dict[str, np.ndarray],
+    eval_: dict[str, np.ndarray],
     features: FeatureConfig,
-    spec,
     vocab_sizes: dict[str, int],
     raw_query_columns: list[str],
     raw_spec,
     tft_output: tft.TFTransformOutput,
 ) -> dict[str, Any]:
     """Recall of the exported model and of the baselines on the eval split (trainer.metrics)."""
-    eval_ = canonical_order(read_columns(fn_args.eval_files, spec))
     qid, cid = features.query_id, features.candidate_id
     n_customers, n_products = vocab_sizes[qid], vocab_sizes[cid]
 

@@ -1,4 +1,4 @@
-"""End to end: TFT-transformed tiny data -> run_retrieval -> metrics file and SavedModel."""
+"""End to end: TFT-transformed tiny data -> run_training -> metrics file and SavedModel."""
 
 import json
 import os
@@ -13,7 +13,7 @@ from tests.trainer.tiny_data import (
     group_of_customer,
     products_of_group,
 )
-from trainer.retrieval import METRICS_FILE, hyperparameters, run_retrieval
+from trainer.run import METRICS_FILE, hyperparameters, run_training
 
 KS = (5, 10, 50, 100)
 
@@ -39,8 +39,10 @@ def test_metrics_file_layout(trained_run):
         "baselines",
         "eval",
         "hyperparameters",
+        "model_type",
         "timing_seconds",
     }
+    assert written["model_type"] == "retrieval"
     epochs = E2E_CONFIG["epochs"]
     for name in ("loss", "regularization_loss", "total_loss"):
         assert len(written["loss"][name]) == epochs
@@ -114,7 +116,7 @@ def test_unknown_customer_is_served_from_the_oov_bucket(trained_run):
 
 def test_same_seed_gives_identical_losses(trained_run, tiny_transformed, tmp_path):
     _, first = trained_run
-    again = run_retrieval(
+    again = run_training(
         fn_args_for(tiny_transformed, str(tmp_path), **E2E_CONFIG),
         features=tiny_transformed.features,
         model=ModelConfig.preset("minimal"),
