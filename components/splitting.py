@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from specs.parameters import EVAL_PERCENT, HOLDOUT_DAYS, SAMPLE_PERCENT
+
 RANDOM = "random"
 TIME_HOLDOUT = "time_holdout"
 STRICT_TEMPORAL = "strict_temporal"
@@ -71,14 +73,22 @@ def validate_settings(
         raise ValueError(
             f"unknown split_strategy {split_strategy!r}; expected one of {', '.join(STRATEGIES)}"
         )
-    if not 1 <= sample_percent <= 100:
-        raise ValueError(f"sample_percent must be in 1..100, got {sample_percent}")
-    if split_strategy in (RANDOM, STRICT_TEMPORAL) and not 1 <= eval_percent <= 99:
+    # The bounds are the run parameters' own (specs.parameters), so the component accepts what
+    # the specs and the pipeline's schema accept, and nothing else.
+    low, high = SAMPLE_PERCENT
+    if not low <= sample_percent <= high:
+        raise ValueError(f"sample_percent must be in {low}..{high}, got {sample_percent}")
+    low, high = EVAL_PERCENT
+    if split_strategy in (RANDOM, STRICT_TEMPORAL) and not low <= eval_percent <= high:
         raise ValueError(
-            f"eval_percent must be in 1..99 for split_strategy={split_strategy!r}, got {eval_percent}"
+            f"eval_percent must be in {low}..{high} for split_strategy={split_strategy!r}, "
+            f"got {eval_percent}"
         )
-    if split_strategy == TIME_HOLDOUT and holdout_days < 1:
-        raise ValueError(f"holdout_days must be >= 1 for time_holdout, got {holdout_days}")
+    low, high = HOLDOUT_DAYS
+    if split_strategy == TIME_HOLDOUT and not low <= holdout_days <= high:
+        raise ValueError(
+            f"holdout_days must be in {low}..{high} for time_holdout, got {holdout_days}"
+        )
     if split_strategy in TEMPORAL_STRATEGIES and not timestamp_column:
         raise ValueError(f"split_strategy={split_strategy!r} needs a timestamp_column")
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from specs.base import Identifier, Spec
+from specs.parameters import BatchSize, LearningRate
 
 Activation = Literal["relu", "gelu", "swish", "elu", "tanh", "sigmoid", "linear"]
 Optimizer = Literal["adagrad", "adam", "sgd", "rmsprop", "adamw", "ftrl"]
@@ -105,8 +106,8 @@ class ModelConfig(Spec):
     # Adam at 0.01 trained the retrieval model best in the quick-test benchmark (Online Retail:
     # recall@10 0.25 after 5 epochs, against 0.16 with Adagrad at 0.1).
     optimizer: Optimizer = "adam"
-    learning_rate: float = Field(default=0.01, gt=0, le=10)
-    batch_size: int = Field(default=4096, ge=8, le=65536)
+    learning_rate: LearningRate = 0.01
+    batch_size: BatchSize = 4096
     reorder: ReorderConfig | None = ReorderConfig()
     """The re-order scorer on top of the two-tower score; None ranks by the two-tower score."""
     rating_head: list[Layer] = [

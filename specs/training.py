@@ -9,8 +9,16 @@ from pydantic import Field, model_validator
 
 from specs.base import Spec
 from specs.model import ModelConfig
-
-SplitStrategy = Literal["random", "time_holdout", "strict_temporal"]
+from specs.parameters import (
+    BatchSize,
+    Epochs,
+    EvalPercent,
+    HoldoutDays,
+    LearningRate,
+    SamplePercent,
+    Seed,
+    SplitStrategy,
+)
 
 
 class SplitConfig(Spec):
@@ -23,8 +31,8 @@ class SplitConfig(Spec):
     """
 
     strategy: SplitStrategy = "time_holdout"
-    holdout_days: int = Field(default=30, ge=1, le=3650)
-    eval_percent: int = Field(default=20, ge=1, le=50)
+    holdout_days: HoldoutDays = 30
+    eval_percent: EvalPercent = 20
 
 
 class EarlyStopping(Spec):
@@ -84,12 +92,12 @@ class TrainingParams(Spec):
     (no history feature) a seeded random 10% of them validate instead.
     """
 
-    epochs: int = Field(default=5, ge=1, le=100)
-    batch_size: int | None = Field(default=None, ge=8, le=65536)
-    learning_rate: float | None = Field(default=None, gt=0, le=10)
-    sample_percent: int = Field(default=100, ge=1, le=100)
+    epochs: Epochs = 5
+    batch_size: BatchSize | None = None
+    learning_rate: LearningRate | None = None
+    sample_percent: SamplePercent = 100
     split: SplitConfig = SplitConfig()
-    seed: int = Field(default=42, ge=0, le=2**31 - 1)
+    seed: Seed = 42
     early_stopping: EarlyStopping | None = None
     lr_schedule: LearningRateSchedule | None = None
     validation_days: int = Field(default=14, ge=1, le=365)

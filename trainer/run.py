@@ -31,6 +31,7 @@ from specs import (
     target_name,
     transformed_names,
 )
+from specs.parameters import FROM_TRAINER_MODULE, TRAINER_PARAMETERS, check_trainer_parameter
 from trainer import baselines
 from trainer.callbacks import early_stopping_callback, validation_rows
 from trainer.candidates import candidate_features, latest_row_per_index
@@ -64,25 +65,30 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "training_metrics.json"
 DEFAULT_TOP_K = 100
-# custom_config keys that override the resolved hyperparameters, and their types.
-OVERRIDES: dict[str, type] = {
-    "epochs": int,
-    "batch_size": int,
-    "learning_rate": float,
-    "seed": int,
-    "top_k": int,
-}
 
 
 def hyperparameters(
     model: ModelConfig, training: TrainingParams, custom_config: dict | None
 ) -> dict[str, Any]:
-    """Resolved run values: custom_config > TrainingParams > ModelConfig."""
+    """Resolved run values: custom_config > TrainingParams > ModelConfig.
+
+    custom_config carries the pipeline's run parameters (`specs.parameters.TRAINER_PARAMETERS`,
+    checked against the same bounds as the specs; `FROM_TRAINER_MODULE` (0) for epochs, batch
+    size or learning rate keeps the module's value) and `top_k`.
+    """
     values = resolve_hyperparameters(model, training)
     values["top_k"] = DEFAULT_TOP_K
-    for key, cast in OVERRIDES.items():
-        if custom_config and custom_config.get(key) is not None:
-            values[key] = cast(custom_config[key])
+    config = custom_config or {}
+    for key in TRAINER_PARAMETERS:
+        value = config.get(key)
+        if value is None or (key != "seed" and value == FROM_TRAINER_MODULE):
+            continue
+        try:
+            values[key] = check_trainer_parameter(key, value)
+        except ValueError as exc:
+            raise ValueError(f"run parameter {key}: {exc}") from None
+    if config.get("top_k") is not None:
+        values["top_k"] = int(config["top_k"])
     if values["top_k"] < 1:
         raise ValueError(f"top_k must be at least 1, got {values['top_k']}")
     values["output_dim"] = model.output_dim

@@ -22,7 +22,7 @@ def test_newest_version_is_the_default_and_versions_are_exact():
 
 def test_unknown_template_and_version_name_what_exists():
     with pytest.raises(
-        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.1.0'\]"
+        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.2.0'\]"
     ):
         get_template("quicktest", "9.9.9")
     with pytest.raises(KeyError, match="unknown pipeline template 'nope'"):
@@ -34,16 +34,19 @@ def test_parameters_are_typed_and_errors_name_the_parameter():
     params = template.validate(REQUIRED | {"epochs": 3})
     assert params.epochs == 3 and params.split_strategy == "time_holdout"
     with pytest.raises(SpecError) as error:
-        template.validate(REQUIRED | {"epochs": 0, "split_strategy": "yearly", "extra": 1})
+        template.validate(
+            REQUIRED | {"epochs": 101, "batch_size": 4, "split_strategy": "yearly", "extra": 1}
+        )
     text = str(error.value)
-    assert "epochs: Input should be greater than or equal to 1" in text
+    assert "parameters: epochs: Input should be less than or equal to 100 (got 101)" in text
+    assert "parameters: batch_size: Input should be greater than or equal to 8 (got 4)" in text
     assert "split_strategy: Input should be 'random', 'time_holdout' or 'strict_temporal'" in text
     assert "extra: Extra inputs are not permitted" in text
 
 
 def test_runtime_parameters_carry_types_and_defaults():
     params = get_template("quicktest").runtime_parameters()
-    assert params["epochs"].ptype is int and params["epochs"].default == 5
+    assert params["epochs"].ptype is int and params["epochs"].default == 0
     assert params["learning_rate"].ptype is float
     assert params["split_strategy"].ptype is str
     assert params["query"].default is None  # required: no default
@@ -63,3 +66,41 @@ def test_typed_hyperparameters_override_custom_config():
 def test_custom_config_must_be_an_object():
     with pytest.raises(ValueError, match="custom_config must be a JSON object"):
         merge_hyperparameters({"custom_config": "[1, 2]", "epochs": 1})
+
+
+def test_run_parameters_have_one_set_of_bounds():
+    """The template's schema, the specs and the split component accept the same values."""
+    from components.splitting import validate_settings
+    from specs import SplitConfig, TrainingParams
+
+    template = get_template("quicktest")
+    template.validate(REQUIRED | {"eval_percent": 50, "holdout_days": 3650, "epochs": 100})
+    SplitConfig(eval_percent=50, holdout_days=3650)
+    TrainingParams(epochs=100)
+    validate_settings(split_strategy="random", eval_percent=50)
+    for bad in ({"eval_percent": 51}, {"holdout_days": 3651}, {"sample_percent": 0}):
+        with pytest.raises(SpecError, match=next(iter(bad))):
+            template.validate(REQUIRED | bad)
+    with pytest.raises(ValueError, match="eval_percent must be in 1..50"):
+        validate_settings(split_strategy="strict_temporal", eval_percent=51, timestamp_column="ts")
+    with pytest.raises(ValueError, match="eval_percent"):
+        SplitConfig(eval_percent=51)
+
+
+def test_a_run_without_trainer_values_keeps_the_trainer_modules():
+    """Regression: the compiled default batch size (4096) overrode the model config's."""
+    from specs import ModelConfig, TrainingParams
+    from trainer.run import hyperparameters
+
+    model = ModelConfig.preset("minimal", batch_size=512, learning_rate=0.002)
+    training = TrainingParams(epochs=7)
+    defaults = get_template("quicktest").validate(REQUIRED)
+    passed = {k: getattr(defaults, k) for k in ("epochs", "batch_size", "learning_rate", "seed")}
+    hp = hyperparameters(model, training, passed)
+    assert (hp["epochs"], hp["batch_size"], hp["learning_rate"]) == (7, 512, 0.002)
+    hp = hyperparameters(model, training, passed | {"batch_size": 64})
+    assert hp["batch_size"] == 64
+    with pytest.raises(
+        ValueError, match="run parameter batch_size: Input should be less than or equal to 65536"
+    ):
+        hyperparameters(model, training, {"batch_size": 100_000})

@@ -6,14 +6,25 @@ Vertex AI) and returns a `tfx.dsl.Pipeline`; runners decide where it executes.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from pipelines.template import PipelineTemplate
 from specs.base import Spec
+from specs.parameters import (
+    FROM_TRAINER_MODULE,
+    EvalPercent,
+    HoldoutDays,
+    SamplePercent,
+    Seed,
+    SplitStrategy,
+    check_trainer_parameter,
+)
 
-VERSION = "1.1.0"
+_DEFERS = "0: the trainer module's value (its TrainingParams, then its ModelConfig)"
+
+VERSION = "1.2.0"
 COMPONENTS = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")
 
 
@@ -28,16 +39,26 @@ class QuickTestParameters(Spec):
     )
     transform_module: str = Field(min_length=1, description="path of the Transform module")
     trainer_module: str = Field(min_length=1, description="path of the Trainer module")
-    epochs: int = Field(default=5, ge=1, le=100)
-    batch_size: int = Field(default=4096, ge=8, le=65536)
-    learning_rate: float = Field(default=0.01, gt=0, le=10)
-    sample_percent: int = Field(default=100, ge=1, le=100)
-    split_strategy: Literal["random", "time_holdout", "strict_temporal"] = "time_holdout"
-    holdout_days: int = Field(default=30, ge=1, le=3650)
-    eval_percent: int = Field(default=20, ge=1, le=50)
-    seed: int = Field(default=42, ge=0, le=2**31 - 1)
+    # Bounds from specs.parameters, the run parameters' one declaration. Epochs, batch size and
+    # learning rate default to FROM_TRAINER_MODULE (0): a run submitted without them trains with
+    # the values its trainer module was generated from, never with a template-wide default.
+    epochs: int = Field(default=FROM_TRAINER_MODULE, description=_DEFERS)
+    batch_size: int = Field(default=FROM_TRAINER_MODULE, description=_DEFERS)
+    learning_rate: float = Field(default=FROM_TRAINER_MODULE, description=_DEFERS)
+    sample_percent: SamplePercent = 100
+    split_strategy: SplitStrategy = "time_holdout"
+    holdout_days: HoldoutDays = 30
+    eval_percent: EvalPercent = 20
+    seed: Seed = 42
     timestamp_column: str = Field(default="timestamp", description="output column of the query")
     customer_column: str = Field(default="customer_id", description="output column of the query")
+
+    @field_validator("epochs", "batch_size", "learning_rate")
+    @classmethod
+    def _trainer_parameter(cls, value, info):
+        if value == FROM_TRAINER_MODULE:
+            return value
+        return check_trainer_parameter(info.field_name, value)
 
 
 def create_pipeline(
