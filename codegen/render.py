@@ -29,6 +29,7 @@ from specs import (
     history_time_name,
     target_name,
 )
+from specs.features import timestamp_zscore_name
 
 CODEGEN_VERSION = "0.1.0"
 
@@ -89,6 +90,7 @@ def _environment() -> Environment:
     env.filters["pyliteral"] = py_data
     env.globals["history_time"] = history_time_name
     env.globals["target_name"] = target_name
+    env.globals["timestamp_zscore"] = timestamp_zscore_name
     return env
 
 

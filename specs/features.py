@@ -235,10 +235,24 @@ class FeatureConfig(Spec):
         return next((f for f in self.query_tower.features if f.kind == "history"), None)
 
 
+def cyclical_name(column: str, part: str, fn: str) -> str:
+    """The Transform output of one calendar cycle of a timestamp: `fn` is "sin" or "cos"."""
+    return f"{column}_{part}_{fn}"
+
+
+def timestamp_zscore_name(feature: TimestampFeature) -> str:
+    """The Transform output of a normalized timestamp (`normalize`)."""
+    return f"{feature.column}_z"
+
+
 def timestamp_names(feature: TimestampFeature) -> list[str]:
-    names = [f"{feature.column}_{part}_{fn}" for part in feature.cyclical for fn in ("sin", "cos")]
+    names = [
+        cyclical_name(feature.column, part, fn)
+        for part in feature.cyclical
+        for fn in ("sin", "cos")
+    ]
     if feature.normalize:
-        names.append(f"{feature.column}_z")
+        names.append(timestamp_zscore_name(feature))
     return names
 
 

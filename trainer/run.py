@@ -31,6 +31,7 @@ from specs import (
     target_name,
     transformed_names,
 )
+from specs.features import timestamp_zscore_name
 from specs.parameters import FROM_TRAINER_MODULE, TRAINER_PARAMETERS, check_trainer_parameter
 from trainer import baselines
 from trainer.callbacks import early_stopping_callback, validation_rows
@@ -109,7 +110,7 @@ def _recency_feature(features: FeatureConfig) -> str | None:
     for tower in (features.candidate_tower, features.query_tower):
         for f in tower.features:
             if f.kind == "timestamp" and f.normalize:
-                return f"{f.column}_z"
+                return timestamp_zscore_name(f)
     return None
 
 

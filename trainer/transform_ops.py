@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from specs.features import cyclical_name
+
 SECONDS_PER_DAY = 86_400
 
 # Period of each calendar cycle, and how to read the position in it from unix seconds (UTC).
@@ -72,8 +74,8 @@ def bucketize(x, boundaries: Sequence[float]) -> tf.Tensor:
 def cyclical(seconds, parts: Sequence[str], *, prefix: str) -> dict[str, tf.Tensor]:
     """Sine and cosine of calendar cycles of a unix-seconds timestamp (UTC).
 
-    Returns `{f"{prefix}_{part}_sin": ..., f"{prefix}_{part}_cos": ...}` for each part in
-    `hour`, `day_of_week` (Monday = 0), `month` and `day_of_month`.
+    Returns the sine and cosine of each part in `hour`, `day_of_week` (Monday = 0), `month` and
+    `day_of_month`, keyed by `specs.features.cyclical_name(prefix, part, "sin" / "cos")`.
     """
     t = tf.cast(dense(seconds), tf.int64)
     days = tf.math.floordiv(t, SECONDS_PER_DAY)
@@ -90,8 +92,8 @@ def cyclical(seconds, parts: Sequence[str], *, prefix: str) -> dict[str, tf.Tens
         else:
             raise ValueError(f"unknown cyclical part {part!r}; expected one of {_CYCLES}")
         angle = 2.0 * math.pi * tf.cast(position, tf.float32) / period
-        out[f"{prefix}_{part}_sin"] = tf.sin(angle)
-        out[f"{prefix}_{part}_cos"] = tf.cos(angle)
+        out[cyclical_name(prefix, part, "sin")] = tf.sin(angle)
+        out[cyclical_name(prefix, part, "cos")] = tf.cos(angle)
     return out
 
 
