@@ -8,7 +8,9 @@ start of the latest day, 2011-12-09, is exactly that cutoff). The benchmark load
 into a local warehouse table `raw_data.online_retail`, renders `codegen/examples/online_retail`,
 runs the template `--runs` times and prints ONE JSON line: wall seconds per stage and in total
 (medians over runs), the model's recall@10/@100 in modes "all" and "new", and popularity and EASE
-computed on the very split the pipeline produced, plus the ratio of the total to the 5-minute goal.
+computed on the very split the pipeline produced, every baseline the trainer wrote next to the
+model, the trainer's own stage times and its examples per second, plus the ratio of the total to
+the issue's 120-second goal.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-GOAL_SECONDS = 300.0
+GOAL_SECONDS = 120.0
 
 
 def load_protocol_rows(data: Path, warehouse: Path) -> int:
@@ -168,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         "total_to_goal": round(total / GOAL_SECONDS, 3),
         "model": pick(metrics["final_metrics"]),
         "baselines": {name: pick(values) for name, values in reference.items()},
-        "trainer_popularity": pick(metrics.get("baselines", {}).get("popularity", {})),
+        "trainer_baselines": {
+            name: pick(values) for name, values in metrics.get("baselines", {}).items()
+        },
+        "trainer_seconds": metrics.get("timing_seconds", {}),
+        "trainer_examples_per_second": metrics.get("throughput", {}).get("examples_per_second"),
         "split": split_info | {k: metrics.get("eval", {}).get(k) for k in ("customers", "customers_new")},
         "epochs": values["epochs"],
         "beam_workers": args.beam_workers or 1,

@@ -5,8 +5,9 @@ and for the local demo.
 
 Routes (as TF Serving's):
     GET  /v1/models/<name>            model status
-    GET  /v1/models/<name>/metadata   the serving signature's inputs and outputs
-    POST /v1/models/<name>:predict    {"instances": [{...}, ...]} or {"inputs": {name: [...]}}
+    GET  /v1/models/<name>/metadata   every signature's inputs and outputs
+    POST /v1/models/<name>:predict    {"instances": [{...}, ...]} or {"inputs": {name: [...]}},
+                                      optionally with "signature_name" (default serving_default)
 
 Row format ("instances") answers {"predictions": [{"product_ids": [...], "scores": [...]}, ...]};
 columnar format ("inputs") answers {"outputs": {...}}. Bad requests get 400 with {"error": ...}
@@ -42,21 +43,35 @@ def resolve_model_dir(path: Path) -> tuple[Path, str]:
     raise FileNotFoundError(f"no SavedModel in {path} (nor in a numeric version folder under it)")
 
 
-class LoadedModel:
-    """A SavedModel's serving signature with JSON → tensor conversion."""
+class _Signature:
+    """One signature of the SavedModel: its input and output specs, and the function."""
 
-    def __init__(self, model_dir: Path, signature: str = "serving_default"):
+    def __init__(self, function):
+        self.function = function
+        _, self.input_specs = function.structured_input_signature
+        self.output_specs = function.structured_outputs
+
+
+class LoadedModel:
+    """A SavedModel's signatures with JSON → tensor conversion.
+
+    A request picks a signature with "signature_name", as in TF Serving's REST API; without it
+    the request goes to `default_signature`. The platform's history-aware models export
+    `serving_default`, `discover` and `with_history`.
+    """
+
+    def __init__(self, model_dir: Path, default_signature: str = "serving_default"):
         import tensorflow as tf
 
         self.tf = tf
         self.path, self.version = resolve_model_dir(model_dir)
         self._saved = tf.saved_model.load(str(self.path))
-        if signature not in self._saved.signatures:
-            raise ValueError(f"{self.path} has no signature {signature!r}")
-        self.signature = self._saved.signatures[signature]
-        self.signature_name = signature
-        _, self.input_specs = self.signature.structured_input_signature
-        self.output_specs = self.signature.structured_outputs
+        self.signatures = {
+            name: _Signature(function) for name, function in self._saved.signatures.items()
+        }
+        if default_signature not in self.signatures:
+            raise ValueError(f"{self.path} has no signature {default_signature!r}")
+        self.default_signature = default_signature
         # Concrete functions are thread-safe, but TF's eager context is not worth the risk
         # on a 2-core box; one prediction at a time.
         self._lock = threading.Lock()
@@ -72,45 +87,56 @@ class LoadedModel:
             "model_spec": {"name": None, "version": self.version},
             "metadata": {
                 "signature_def": {
-                    self.signature_name: {
-                        "inputs": describe(self.input_specs),
-                        "outputs": describe(self.output_specs),
+                    name: {
+                        "inputs": describe(signature.input_specs),
+                        "outputs": describe(signature.output_specs),
                     }
+                    for name, signature in sorted(self.signatures.items())
                 }
             },
         }
 
-    def _tensor(self, name: str, values: list) -> Any:
-        spec = self.input_specs[name]
+    def signature(self, name: str | None) -> _Signature:
+        """The signature a request names (the default when None)."""
+        name = self.default_signature if name is None else name
+        if not isinstance(name, str) or name not in self.signatures:
+            raise RequestError(
+                f"unknown signature_name {name!r}; the model has {sorted(self.signatures)}"
+            )
+        return self.signatures[name]
+
+    def _tensor(self, signature: _Signature, name: str, values: list) -> Any:
+        spec = signature.input_specs[name]
         try:
             if spec.dtype == self.tf.string:
-                values = [v if isinstance(v, str) else json.dumps(v) for v in values]
+                values = [_strings(v) for v in values]
             return self.tf.constant(values, dtype=spec.dtype)
         except (TypeError, ValueError) as exc:
             raise RequestError(
                 f"input {name!r}: cannot convert to {spec.dtype.name}: {exc}"
             ) from exc
 
-    def predict_columns(self, columns: dict[str, list]) -> dict[str, list]:
-        missing = sorted(set(self.input_specs) - set(columns))
+    def predict_columns(
+        self, columns: dict[str, list], signature_name: str | None = None
+    ) -> dict[str, list]:
+        signature = self.signature(signature_name)
+        takes = sorted(signature.input_specs)
+        missing = sorted(set(takes) - set(columns))
         if missing:
-            raise RequestError(
-                f"missing inputs {missing}; the model takes {sorted(self.input_specs)}"
-            )
-        unknown = sorted(set(columns) - set(self.input_specs))
+            raise RequestError(f"missing inputs {missing}; the model takes {takes}")
+        unknown = sorted(set(columns) - set(takes))
         if unknown:
-            raise RequestError(
-                f"unknown inputs {unknown}; the model takes {sorted(self.input_specs)}"
-            )
+            raise RequestError(f"unknown inputs {unknown}; the model takes {takes}")
         sizes = {name: len(values) for name, values in columns.items()}
         if len(set(sizes.values())) != 1:
             raise RequestError(f"inputs have different lengths: {sizes}")
-        tensors = {name: self._tensor(name, values) for name, values in columns.items()}
+        tensors = {name: self._tensor(signature, name, values) for name, values in columns.items()}
         with self._lock:
-            outputs = self.signature(**tensors)
+            outputs = signature.function(**tensors)
         return {name: _to_json(tensor.numpy()) for name, tensor in outputs.items()}
 
     def predict(self, body: dict) -> dict:
+        name = body.get("signature_name")
         if "instances" in body:
             instances = body["instances"]
             if not isinstance(instances, list) or not instances:
@@ -119,20 +145,28 @@ class LoadedModel:
                 raise RequestError("each instance must be an object of named inputs")
             names = set().union(*instances)
             columns = {}
-            for name in names:
-                if not all(name in row for row in instances):
-                    raise RequestError(f"input {name!r} is missing from some instances")
-                columns[name] = [row[name] for row in instances]
-            outputs = self.predict_columns(columns)
+            for column in names:
+                if not all(column in row for row in instances):
+                    raise RequestError(f"input {column!r} is missing from some instances")
+                columns[column] = [row[column] for row in instances]
+            outputs = self.predict_columns(columns, name)
             return {
                 "predictions": [
-                    {name: values[i] for name, values in outputs.items()}
+                    {key: values[i] for key, values in outputs.items()}
                     for i in range(len(instances))
                 ]
             }
         if "inputs" in body and isinstance(body["inputs"], dict):
-            return {"outputs": self.predict_columns(body["inputs"])}
+            return {"outputs": self.predict_columns(body["inputs"], name)}
         raise RequestError("the body needs 'instances' (row format) or 'inputs' (columnar format)")
+
+
+def _strings(value):
+    """A string input's value: lists stay lists (a `[batch, n]` input such as `history`),
+    anything that is not a string becomes its JSON text."""
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _to_json(array) -> list:

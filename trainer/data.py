@@ -75,11 +75,19 @@ def columns_dataset(
     epochs several times faster, and the shuffle is over the whole split rather than a window
     (rows arrive ordered by the query, e.g. by customer, which would bias in-batch negatives).
     """
-    dataset = tf.data.Dataset.from_tensor_slices(dict(columns))
-    if shuffle:
-        rows = len(next(iter(columns.values())))
-        dataset = dataset.shuffle(max(rows, 1), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    if not shuffle:
+        return tf.data.Dataset.from_tensor_slices(dict(columns)).batch(batch_size)
+    # Shuffle row indices, not rows: a batch is then one gather per column, several times
+    # faster per epoch than passing every row through a shuffle buffer.
+    tensors = {name: tf.constant(values) for name, values in columns.items()}
+    rows = len(next(iter(columns.values())))
+    return (
+        tf.data.Dataset.range(rows)
+        .shuffle(max(rows, 1), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(lambda index: {name: tf.gather(t, index) for name, t in tensors.items()})
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def canonical_order(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -310,6 +310,14 @@ def run_training(
     )
     timing["train"] = time.perf_counter() - start
     hp["epochs_trained"] = len(fit.history["loss"])
+    fit_rows = len(fit_columns[cid])
+    throughput = {
+        "fit_rows": fit_rows,
+        "validation_rows": len(validation[cid]) if validation else 0,
+        # Tower training only (validation passes included in the time): the re-order scorer,
+        # export and evaluation are timed separately.
+        "examples_per_second": round(fit_rows * hp["epochs_trained"] / timing["train"], 1),
+    }
     if stopping is not None and stopping.stopped_epoch:
         log.info("early stopping after epoch %d", stopping.stopped_epoch + 1)
 
@@ -381,6 +389,7 @@ def run_training(
         "hyperparameters": hp,
         "model_type": model.model_type,
         "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
+        "throughput": throughput,
     }
     if scorer_loss:
         metrics["reorder_loss"] = scorer_loss

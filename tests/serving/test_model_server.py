@@ -28,6 +28,18 @@ class _TinyRecommender(tf.Module):
         ids = tf.tile(tf.constant([CATALOGUE]), [tf.shape(customer_id)[0], 1])
         return {"product_ids": ids, "scores": scores}
 
+    @tf.function(input_signature=[
+        tf.TensorSpec([None], tf.string, name="customer_id"),
+        tf.TensorSpec([None, None], tf.string, name="history"),
+    ])  # fmt: skip
+    def with_history(self, customer_id, history):
+        """Scores each product by how often the history lists it."""
+        counts = tf.reduce_sum(
+            tf.cast(history[:, :, None] == tf.constant(CATALOGUE)[None, None, :], tf.float32), 1
+        )
+        ids = tf.tile(tf.constant([CATALOGUE]), [tf.shape(customer_id)[0], 1])
+        return {"product_ids": ids, "scores": counts}
+
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
@@ -36,7 +48,9 @@ def server_url(tmp_path_factory):
     # A TF Serving base path with two versions: the newest must be served.
     for version in ("1", "2"):
         tf.saved_model.save(
-            module, str(base / version), signatures={"serving_default": module.serve}
+            module,
+            str(base / version),
+            signatures={"serving_default": module.serve, "with_history": module.with_history},
         )
     server = make_server(base, model_name="recommender", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -89,6 +103,27 @@ def test_row_format_returns_one_prediction_per_instance(server_url):
     assert first["product_ids"] == CATALOGUE
     assert first["scores"] == pytest.approx([9.0, 6.0, 3.0])
     assert second["scores"] == pytest.approx([13.5, 9.0, 4.5])
+
+
+def test_a_request_picks_its_signature(server_url):
+    status, body = _call(f"{server_url}/metadata")
+    assert sorted(body["metadata"]["signature_def"]) == ["serving_default", "with_history"]
+    assert body["metadata"]["signature_def"]["with_history"]["inputs"]["history"] == {
+        "dtype": "string",
+        "shape": [None, None],
+    }
+    status, body = _call(f"{server_url}:predict", {
+        "signature_name": "with_history",
+        "instances": [{"customer_id": "C1", "history": ["P-C", "P-C", "P-A"]}],
+    })  # fmt: skip
+    assert status == 200
+    assert body["predictions"][0]["scores"] == [1.0, 0.0, 2.0]
+    status, body = _call(f"{server_url}:predict", {
+        "signature_name": "discover", "instances": [{"customer_id": "C1", "revenue": 1.0}],
+    })  # fmt: skip
+    assert status == 400
+    assert "unknown signature_name 'discover'" in body["error"]
+    assert "['serving_default', 'with_history']" in body["error"]
 
 
 def test_columnar_format(server_url):

@@ -49,3 +49,22 @@ def test_read_columns_gives_one_value_per_row_for_raw_specs(tmp_path):
     )
     assert columns["city"].tolist() == [b"Lodz", b""]
     assert columns["price"].tolist() == [2.5, 4.0]
+
+
+def test_columns_dataset_shuffles_whole_rows_once_per_epoch_and_repeats_with_its_seed():
+    from trainer.data import columns_dataset
+
+    columns = {"id": np.arange(10), "pair": np.stack([np.arange(10), -np.arange(10)], 1)}
+
+    def epochs(dataset, n=2):
+        return [np.concatenate([b["id"].numpy() for b in dataset]) for _ in range(n)]
+
+    plain = epochs(columns_dataset(columns, 4))
+    assert [e.tolist() for e in plain] == [list(range(10))] * 2
+    first, second = epochs(columns_dataset(columns, 4, shuffle=True, seed=3))
+    assert sorted(first) == sorted(second) == list(range(10))  # every row once per epoch
+    assert first.tolist() != second.tolist()  # a new order each epoch
+    again = epochs(columns_dataset(columns, 4, shuffle=True, seed=3))
+    assert [again[0].tolist(), again[1].tolist()] == [first.tolist(), second.tolist()]
+    batch = next(iter(columns_dataset(columns, 4, shuffle=True, seed=3)))
+    np.testing.assert_array_equal(batch["pair"][:, 0], batch["id"])  # rows stay whole

@@ -40,8 +40,11 @@ def test_metrics_file_layout(trained_run):
         "eval",
         "hyperparameters",
         "model_type",
+        "throughput",
         "timing_seconds",
     }
+    assert written["throughput"]["fit_rows"] == 480
+    assert written["throughput"]["examples_per_second"] > 0
     assert written["model_type"] == "retrieval"
     epochs = E2E_CONFIG["epochs"]
     for name in ("loss", "regularization_loss", "total_loss"):
