@@ -105,7 +105,7 @@ def read_metrics(run: LocalRun) -> dict:
 
 
 def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
-    """Recall@K of the model and the popularity baseline, modes "all" and "new"."""
+    """Recall@K of the model and of every baseline the trainer wrote, modes "all" and "new"."""
     rows = [("model", metrics["final_metrics"])]
     rows += [(name, values) for name, values in sorted(metrics.get("baselines", {}).items())]
     header = ["", *(f"R@{k} all" for k in ks), *(f"R@{k} new" for k in ks)]

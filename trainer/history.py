@@ -29,6 +29,7 @@ ITEM_FEATURES: tuple[str, ...] = (
     "log_baskets",
     *(f"log_decayed_{int(d)}d" for d in DECAY_DAYS),
     "log_days_since_last",
+    "log_baskets_since",
     "log_due_ratio",
     "repeat_buyer",
     "basket_share",
@@ -132,12 +133,16 @@ def history_table(
 
     since = (now - last) / DAY
     interval = np.where(n >= 2, (last - first) / DAY / np.maximum(n - 1, 1), 0.0)
+    # Recency in the customer's own rhythm: how many of their baskets came after the product's
+    # last purchase (0: it was in their latest basket), whatever their ordering frequency.
+    baskets_since = _baskets_after(cust_time, pc, last)
     pair_feats = np.stack(
         [
             np.ones_like(n),
             np.log1p(n),
             *(np.log1p(d) for d in decayed),
             np.log1p(since),
+            np.log1p(baskets_since),
             # "Is it due?": days since the last purchase over the usual interval between two.
             np.where(n >= 2, np.clip(np.log((since + 1) / (interval + 1)), -5, 5), 0.0),
             (n >= 2).astype(np.float64),
@@ -157,6 +162,18 @@ def history_table(
     feats[pc[keep], position[keep]] = pair_feats[keep]
     weights[pc[keep], position[keep]] = 1.0 + np.log(n[keep])
     return HistoryTable(float(now), items, feats, customer, weights)
+
+
+def _baskets_after(baskets: np.ndarray, customers: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """For each (customer, time), how many of the customer's baskets are strictly later.
+
+    `baskets` holds distinct (customer, timestamp) rows sorted by customer, then time."""
+    start = baskets[:, 1].min()
+    span = int(baskets[:, 1].max() - start) + 2
+    keys = baskets[:, 0] * span + (baskets[:, 1] - start)
+    later = np.searchsorted(keys, customers * span + (times.astype(np.int64) - start), "right")
+    ends = np.searchsorted(keys, (customers + 1) * span, "left")
+    return (ends - later).astype(np.float64)
 
 
 def row_histories(purchases: Purchases, *, max_items: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,9 +7,9 @@ again, and on what is selling now. The scorer is a small MLP over, per pair:
 * the customer's history of the product (`trainer.history.ITEM_FEATURES`, zeros if never bought),
 * the product's popularity overall and lately (`PRODUCT_FEATURES`),
 * the customer's activity (`CUSTOMER_FEATURES`),
-* how often the product is bought by the buyers of what the customer bought (`co_purchase`: the
-  customer's binary history times the sparse item-item cosine similarity of
-  `trainer.history.co_purchase_similarity`, log1p),
+* how often the product is bought by the buyers of what the customer bought, and of what they
+  bought lately (co-purchase: the customer's binary history, and its 30-day decayed counts, times
+  the sparse item-item cosine similarity of `trainer.history.co_purchase_similarity`, log1p),
 * the two-tower score, standardized over the catalogue for the customer,
 
 and its output ranks the whole catalogue. It is trained listwise (softmax over every product)
@@ -46,7 +46,7 @@ from trainer.history import (
 log = logging.getLogger(__name__)
 keras = tf.keras
 
-N_FEATURES = len(ITEM_FEATURES) + len(PRODUCT_FEATURES) + len(CUSTOMER_FEATURES) + 2
+N_FEATURES = len(ITEM_FEATURES) + len(PRODUCT_FEATURES) + len(CUSTOMER_FEATURES) + 3
 
 
 def sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
@@ -60,11 +60,13 @@ def sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
     )
 
 
-def co_purchase_scores(bought: tf.Tensor, similarity: tf.SparseTensor) -> tf.Tensor:
-    """`[batch, n_products]`: `bought` (`[batch, n_products]`, 0/1) times `similarity`."""
-    # (b S)^T = S^T b^T: the sparse operand must come first.
-    transposed = tf.sparse.sparse_dense_matmul(similarity, bought, adjoint_a=True, adjoint_b=True)
-    return tf.transpose(transposed)
+def co_purchase_scores(weights: tf.Tensor, similarity: tf.SparseTensor) -> tf.Tensor:
+    """`[..., n_products]`: each row of product weights (e.g. 0/1 bought) times `similarity`."""
+    shape = tf.shape(weights)
+    rows = tf.reshape(weights, [-1, shape[-1]])
+    # (w S)^T = S^T w^T: the sparse operand must come first.
+    transposed = tf.sparse.sparse_dense_matmul(similarity, rows, adjoint_a=True, adjoint_b=True)
+    return tf.reshape(tf.transpose(transposed), shape)
 
 
 def scatter_history(items: tf.Tensor, item_features: tf.Tensor, n_products) -> tf.Tensor:
@@ -106,9 +108,12 @@ def pair_features(
         customer_features[:, None, :], tf.stack([batch, n_products, len(CUSTOMER_FEATURES)])
     )
     bought = history[..., ITEM_FEATURES.index("bought")]
-    co_purchase = tf.math.log1p(co_purchase_scores(bought, similarity))
+    recent = tf.math.expm1(history[..., ITEM_FEATURES.index("log_decayed_30d")])
+    # Bought with anything the customer bought, and with what they bought lately.
+    co_purchase = tf.math.log1p(co_purchase_scores(tf.stack([bought, recent], 0), similarity))
     return tf.concat(
-        [history, product, customer, co_purchase[..., None], retrieval[..., None]], axis=-1
+        [history, product, customer, tf.transpose(co_purchase, [1, 2, 0]), retrieval[..., None]],
+        axis=-1,
     )
 
 
@@ -123,7 +128,7 @@ def table_features(
 class ReorderScorer(keras.Model):
     """MLP over standardized pair features -> one score per pair (`[batch, n_products]`)."""
 
-    def __init__(self, hidden: Sequence[int] = (32, 16), *, name: str = "reorder_scorer"):
+    def __init__(self, hidden: Sequence[int] = (64, 32), *, name: str = "reorder_scorer"):
         super().__init__(name=name)
         self.hidden = [
             keras.layers.Dense(units, activation="relu", name=f"{name}_{i}")

@@ -313,6 +313,8 @@ def explicit_history(items: tf.Tensor, n_products, age_days: float):
         "bought": bought,
         "log_baskets": tf.math.log1p(counts),
         "log_days_since_last": bought * float(np.log1p(age_days)),
+        # Requests carry no dates: every listed product counts as in the latest basket.
+        "log_baskets_since": tf.zeros_like(counts),
         "log_due_ratio": tf.zeros_like(counts),
         "repeat_buyer": tf.cast(counts >= 2, tf.float32),
         "basket_share": counts / tf.maximum(baskets, 1.0),

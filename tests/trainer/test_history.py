@@ -9,6 +9,7 @@ from trainer.history import (
     ITEM_FEATURES,
     PRODUCT_FEATURES,
     Purchases,
+    co_purchase_similarity,
     history_table,
     product_features,
     row_histories,
@@ -86,6 +87,18 @@ def test_history_table_keeps_the_most_recent_items():
     assert table.items[0].tolist() == [3]  # day 20 beats day 10
 
 
+def test_baskets_since_counts_the_customers_later_baskets():
+    # Customer 0's baskets: days 0, 10, 20. Product 1 and 2 were last bought on day 10 (one
+    # later basket), product 3 on day 20 (none); customer 1's product 2 is in their only basket.
+    table = history_table(LOG, 25 * DAY, n_customers=2, max_items=3)
+    since = {
+        int(p): feature(table, 0, slot, "log_baskets_since")
+        for slot, p in enumerate(table.items[0])
+    }
+    assert since == pytest.approx({3: 0.0, 1: np.log1p(1), 2: np.log1p(1)})
+    assert feature(table, 1, 0, "log_baskets_since") == 0.0
+
+
 def test_product_features():
     feats = product_features(LOG, 31 * DAY, n_products=5)
     column = {name: feats[:, i] for i, name in enumerate(PRODUCT_FEATURES)}
@@ -103,3 +116,18 @@ def test_product_features():
 def test_out_of_vocabulary_rows_are_dropped():
     log = Purchases.from_columns([0, 5, 1], [1, 1, 9], [0, 0, 0], n_customers=2, n_products=5)
     assert log.customer.tolist() == [0] and log.product.tolist() == [1]
+
+
+def test_co_purchase_similarity_is_the_cosine_of_buyers_before_the_cut():
+    # Before day 25: buyers of product 1 {0}, 2 {0, 1}, 3 {0}; product 0 (day 30) is not yet
+    # bought. cos(1, 2) = 1 / sqrt(1 * 2), cos(1, 3) = 1, cos(2, 3) = 1 / sqrt(2).
+    sim = co_purchase_similarity(LOG, 25 * DAY, n_products=4, neighbors=3).toarray()
+    half = 1 / np.sqrt(2)
+    expected = np.array([[0, 0, 0, 0], [0, 0, half, 1], [0, half, 0, half], [0, 1, half, 0]])
+    np.testing.assert_allclose(sim, expected, rtol=1e-6)
+    # One neighbor each: the largest similarity stays, ties go to the lower product index.
+    top = co_purchase_similarity(LOG, 25 * DAY, n_products=4, neighbors=1).toarray()
+    assert (top > 0).sum(axis=1).tolist() == [0, 1, 1, 1]
+    assert top[1, 3] == pytest.approx(1.0) and top[2, 1] == pytest.approx(half)
+    with pytest.raises(ValueError, match="neighbors must be at least 1"):
+        co_purchase_similarity(LOG, 25 * DAY, n_products=4, neighbors=0)
