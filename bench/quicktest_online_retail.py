@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stage_runs: list[dict[str, float]] = []
     totals: list[float] = []
+    examples_per_second: list[float] = []
     run = None
     for i in range(args.runs):
         log(f"run {i + 1}/{args.runs}")
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                         beam_workers=args.beam_workers)  # fmt: skip
         stage_runs.append(run.stage_seconds)
         totals.append(run.total_seconds)
+        throughput = steps.read_metrics(run).get("throughput", {})
+        examples_per_second.append(throughput.get("examples_per_second", float("nan")))
     assert run is not None
     metrics = steps.read_metrics(run)
     reference = baselines_on_split(run.output("QueryExampleGen", "examples"))
@@ -174,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             name: pick(values) for name, values in metrics.get("baselines", {}).items()
         },
         "trainer_seconds": metrics.get("timing_seconds", {}),
-        "trainer_examples_per_second": metrics.get("throughput", {}).get("examples_per_second"),
+        "trainer_examples_per_second": statistics.median(examples_per_second),
+        "trainer_examples_per_second_runs": examples_per_second,
         "split": split_info | {k: metrics.get("eval", {}).get(k) for k in ("customers", "customers_new")},
         "epochs": values["epochs"],
         "beam_workers": args.beam_workers or 1,
