@@ -485,12 +485,11 @@ def _before_scorer_windows(history: _History, config: ReorderConfig) -> np.ndarr
 
 
 def _fit_reorder(
-    config: ReorderConfig | None, seed, history: _History, train, query_names, qid,
+    config: ReorderConfig, seed, history: _History, train, query_names, qid,
     retrieval_model: TwoTowerModel, candidates: np.ndarray,
 ):  # fmt: skip
-    """Train the re-order scorer on windows at the end of the train split (None if disabled)."""
-    if config is None:
-        return None, []
+    """Train the re-order scorer on windows at the end of the train split (None if no window
+    has customers on both sides)."""
     windows = training_windows(
         history.purchases,
         end=history.end,
