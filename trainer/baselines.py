@@ -70,30 +70,45 @@ def ease(split: EvalSplit, l2: float = 500.0, *, max_products: int = 10_000) -> 
 
 
 def cosine_similarity(matrix: sp.spmatrix | np.ndarray, neighbors: int | None = None) -> np.ndarray:
+    """`sparse_cosine_similarity` as a dense array (the item-kNN baseline's weights)."""
+    return sparse_cosine_similarity(matrix, neighbors).toarray()
+
+
+def sparse_cosine_similarity(
+    matrix: sp.spmatrix | np.ndarray, neighbors: int | None = None, *, dtype=np.float64
+) -> sp.csr_matrix:
     """Product-product cosine similarity of a binary customer x product matrix, diagonal zeroed.
 
     Entry [i, j] is |buyers(i) ∩ buyers(j)| / sqrt(|buyers(i)|·|buyers(j)|); a product nobody
     bought has similarity 0 with everything. With `neighbors`, row i keeps only product i's
     `neighbors` largest similarities (ties go to the lower product index) and the rest are zeroed,
-    so the matrix is no longer symmetric.
+    so the matrix is no longer symmetric. Sparse throughout: memory follows the co-purchases,
+    not the square of the catalogue. `dtype` is the arithmetic's precision.
     """
     if neighbors is not None and neighbors < 1:
         raise ValueError(f"neighbors must be at least 1 (or None for all), got {neighbors}")
-    x = (sp.csr_matrix(matrix) > 0).astype(np.float64)  # binary, whatever counts it held
-    gram = (x.T @ x).toarray()
-    norms = np.sqrt(np.diag(gram))
+    x = (sp.csr_matrix(matrix) > 0).astype(dtype)  # binary, whatever counts it held
+    gram = (x.T @ x).tocsr()
+    norms = np.sqrt(gram.diagonal())
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    sim = gram * inverse[:, None] * inverse[None, :]
-    sim[np.diag_indices_from(sim)] = 0.0
-    n = sim.shape[0]
-    if neighbors is not None and neighbors < n - 1:
-        # Row blocks bound the extra memory of the argsort to block x n indices.
-        block = max(1, 2**22 // max(n, 1))
-        for start in range(0, n, block):
-            rows = sim[start : start + block]
-            order = np.argsort(-rows, axis=1, kind="stable")
-            np.put_along_axis(rows, order[:, neighbors:], 0.0, axis=1)
-    return sim
+    sim = sp.diags(inverse) @ gram @ sp.diags(inverse)
+    sim = (sim - sp.diags(sim.diagonal())).tocsr()
+    sim.eliminate_zeros()
+    if neighbors is None:
+        return sim
+    rows, cols, vals = [], [], []
+    for i in range(sim.shape[0]):
+        col = sim.indices[sim.indptr[i] : sim.indptr[i + 1]]
+        val = sim.data[sim.indptr[i] : sim.indptr[i + 1]]
+        if len(val) > neighbors:
+            keep = np.lexsort((col, -val))[:neighbors]
+            col, val = col[keep], val[keep]
+        rows.append(np.full(len(col), i))
+        cols.append(col)
+        vals.append(val)
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=sim.shape
+    )
 
 
 def item_knn(

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from trainer.baselines import sparse_cosine_similarity
+
 DAY = 86_400.0
 DECAY_DAYS: tuple[float, ...] = (7.0, 30.0, 90.0, 365.0)
 """E-folding times, in days, of the time-decayed purchase counts."""
@@ -244,37 +246,15 @@ def co_purchase_similarity(
     Entry [i, j] is |buyers(i) & buyers(j)| / sqrt(|buyers(i)| |buyers(j)|); the diagonal is
     zero and row i keeps only product i's `neighbors` largest entries (ties go to the lower
     index), so the matrix stays sparse however large the catalogue: a customer's "bought with
-    what you bought" score is their binary history times it.
+    what you bought" score is their binary history times it. The item-kNN baseline's similarity
+    (`trainer.baselines.sparse_cosine_similarity`), over the purchases before `now`.
     """
     if neighbors < 1:
         raise ValueError(f"neighbors must be at least 1, got {neighbors}")
     past = purchases.before(now)
     buyers = sp.csr_matrix(
-        (np.ones(len(past), np.float32), (past.customer, past.product)),
+        (np.ones(len(past)), (past.customer, past.product)),
         shape=(int(past.customer.max(initial=-1)) + 1, n_products),
     )
-    buyers.data[:] = 1.0  # repeat purchases were summed: back to bought / not bought
-    gram = (buyers.T @ buyers).tocsr()
-    norms = np.sqrt(gram.diagonal())
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    gram = sp.diags(inverse) @ gram @ sp.diags(inverse)
-    gram = (gram - sp.diags(gram.diagonal())).tocsr()
-    gram.eliminate_zeros()
-    rows, cols, vals = [], [], []
-    for i in range(n_products):
-        start, end = gram.indptr[i], gram.indptr[i + 1]
-        if start == end:
-            continue
-        col, val = gram.indices[start:end], gram.data[start:end]
-        if len(val) > neighbors:
-            order = np.lexsort((col, -val))[:neighbors]
-            col, val = col[order], val[order]
-        rows.append(np.full(len(col), i))
-        cols.append(col)
-        vals.append(val)
-    if not rows:
-        return sp.csr_matrix((n_products, n_products), dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_products, n_products),
-    )
+    # Float32, as the serving model multiplies by it.
+    return sparse_cosine_similarity(buyers, neighbors, dtype=np.float32)
