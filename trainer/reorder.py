@@ -283,7 +283,7 @@ def fit_scorer(
     optimizer = keras.optimizers.Adam(learning_rate)
     bought_index = ITEM_FEATURES.index("bought")
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)  # plain TF ops: nothing to convert
     def step(items, feats, cust, prods, retr, similarity, labels):
         x = table_features(items, feats, cust, prods, retr, similarity)
         with tf.GradientTape() as tape:

@@ -132,7 +132,7 @@ class RetrievalServingModule(tf.Module):
         }
         self._history = history
         if history is None:
-            self.serve = tf.function(self._serve, input_signature=[signature])
+            self.serve = tf.function(self._serve, input_signature=[signature], autograph=False)
             return
         self._history_names = history_names(history.feature)
         table = history.table
@@ -175,14 +175,18 @@ class RetrievalServingModule(tf.Module):
         self.serve = tf.function(
             lambda features: self._serve_stored(features, exclude_bought=False),
             input_signature=[signature],
+            autograph=False,
         )
         self.discover = tf.function(
             lambda features: self._serve_stored(features, exclude_bought=True),
             input_signature=[signature],
+            autograph=False,
         )
         with_history = dict(signature)
         with_history["history"] = tf.TensorSpec([None, None], tf.string, name="history")
-        self.serve_with_history = tf.function(self._serve_explicit, input_signature=[with_history])
+        self.serve_with_history = tf.function(
+            self._serve_explicit, input_signature=[with_history], autograph=False
+        )
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """The SavedModel's signatures: `serving_default`, plus `discover` and `with_history`

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer.model import TwoTowerModel, ranking_loss, retrieval_loss
+from trainer.model import TwoTowerModel, in_batch_softmax_loss, ranking_loss, retrieval_loss
 
 
 def identity_tower(name: str, *, l2: float = 0.0) -> tf.keras.Model:
@@ -95,6 +95,29 @@ def test_a_product_twice_in_a_batch_is_not_its_own_negative():
     )  # fmt: skip
     loss = model.compute_loss(FEATURES | {"id": tf.constant([7, 7], dtype=tf.int64)})
     assert float(loss) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_in_batch_loss_equals_the_tfrs_retrieval_task():
+    # The loss is written with plain TF ops (no AutoGraph); it must train exactly what TFRS's
+    # Retrieval task trained: log Q correction and accidental-hit removal included.
+    import tensorflow_recommenders as tfrs
+
+    rng = np.random.default_rng(3)
+    query = tf.constant(rng.normal(size=(16, 4)), tf.float32)
+    candidate = tf.constant(rng.normal(size=(16, 4)), tf.float32)
+    ids = tf.constant(rng.integers(0, 5, size=16), tf.int64)  # repeats: accidental hits
+    probability = tf.constant(rng.uniform(1e-7, 0.5, size=16), tf.float32)
+    task = tfrs.tasks.Retrieval(loss=retrieval_loss(), remove_accidental_hits=True)
+    expected = task(
+        query, candidate, candidate_sampling_probability=probability, candidate_ids=ids,
+        compute_metrics=False,
+    )  # fmt: skip
+    loss = in_batch_softmax_loss(
+        query, candidate, sampling_probability=probability, candidate_ids=ids
+    )
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    plain = tfrs.tasks.Retrieval(loss=retrieval_loss())(query, candidate, compute_metrics=False)
+    assert float(in_batch_softmax_loss(query, candidate)) == pytest.approx(float(plain), rel=1e-6)
 
 
 def test_train_step_reports_loss_regularization_and_total():
