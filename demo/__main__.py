@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     stage(4, total, "metrics on the eval split")
     metrics = steps.read_metrics(run)
     print(steps.metrics_table(metrics))
+    print(steps.tracked_run_line(metrics))
 
     stage(5, total, "serve the model on localhost and ask it for recommendations")
     steps.serve_and_ask(run, warehouse, (generated / "dataset_query.sql").read_text())

@@ -186,12 +186,28 @@ def show_plan(tenant: str, max_lines: int = 25) -> None:
         print(f"  ... {len(lines) - max_lines} more lines: make plan TENANT={tenant}")
 
 
+def tracked_run_line(metrics: dict) -> str:
+    """The MLflow run of the training, read back from its store with MlflowClient."""
+    from mlflow.tracking import MlflowClient
+
+    info = metrics.get("mlflow") or {}
+    if not info.get("run_id"):
+        return f"  not tracked in MLflow: {info.get('error', 'no run recorded')}"
+    run = MlflowClient(tracking_uri=info["tracking_uri"]).get_run(info["run_id"])
+    return (
+        f"  MLflow run {run.info.run_id} ({run.info.run_name}, {run.info.status}) in experiment "
+        f"{info['experiment_name']!r}: {len(run.data.params)} parameters, "
+        f"{len(run.data.metrics)} metrics; store {info['tracking_uri']}"
+    )
+
+
 def artifact_paths(run: LocalRun, warehouse: Path, generated: Path) -> dict[str, Path]:
     return {
         "warehouse": warehouse,
         "generated code": generated,
         "pipeline root": run.pipeline_root,
         "ML Metadata": run.metadata_path,
+        "MLflow store": run.root / "mlflow.db",
         "metrics": metrics_path(run),
         "serving model": serving_dir(run),
     }

@@ -1,7 +1,9 @@
 """Run a template on this machine: TFX LocalDagRunner, Beam DirectRunner, SQLite ML Metadata.
 
-Everything a run writes lives under one folder: `artifacts/` (the pipeline root) and
-`metadata.sqlite`. Progress is reported per component as it starts and finishes.
+Everything a run writes lives under one folder: `artifacts/` (the pipeline root),
+`metadata.sqlite`, and, for a template that tracks its runs in MLflow and is given no tracking
+URI, `mlflow.db` with `mlflow-artifacts/` (runs of the same folder share that store).
+Progress is reported per component as it starts and finishes.
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def beam_args(workers: int | None = None) -> tuple[str, ...]:
     return ("--direct_running_mode=multi_processing", f"--direct_num_workers={workers}")
 
 
+def local_tracking_uri(root: Path) -> str:
+    """The MLflow store of the local runs under `root`."""
+    return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
 def run_local(
     template: PipelineTemplate,
     values: dict[str, Any],
@@ -106,8 +113,13 @@ def run_local(
     """Validate the parameters, then run the template to completion under `root`."""
     from tfx import v1 as tfx
 
-    params = template.validate(values)
     root = Path(root).resolve()
+    values = dict(values)
+    if "mlflow_tracking_uri" in template.parameters.model_fields and not values.get(
+        "mlflow_tracking_uri"
+    ):
+        values["mlflow_tracking_uri"] = local_tracking_uri(root)
+    params = template.validate(values)
     run = LocalRun(root, root / "artifacts", root / "metadata.sqlite")
     run.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = template.build(

@@ -51,3 +51,14 @@ def check_trainer_parameter(name: str, value):
         return TypeAdapter(TRAINER_PARAMETERS[name]).validate_python(value)
     except ValidationError as exc:
         raise ValueError(f"{exc.errors()[0]['msg']} (got {value!r})") from None
+
+
+TRACKING_SCHEMES = ("https://", "http://", "sqlite:///", "file://")
+"""The MLflow tracking URIs a pipeline accepts: an MLflow server, or a local store."""
+
+
+def check_tracking_uri(value: str) -> str:
+    """An MLflow tracking URI a run may log to ("" keeps the trainer's default)."""
+    if value and not value.startswith(TRACKING_SCHEMES):
+        raise ValueError(f"must start with one of {', '.join(TRACKING_SCHEMES)}, or be empty")
+    return value

@@ -7,6 +7,8 @@ import pytest
 # TFRS needs the legacy Keras 2 API; it must be chosen before TensorFlow is imported.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Training runs log to MLflow; in tests, always to a store in the run's own temporary folder.
+os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def _split_cpu_in_two() -> bool:

@@ -9,6 +9,8 @@ so the trainer, the baselines and the benchmark score every model on the identic
 * test customers are those seen in train that have at least one test item (recall is undefined
   without one);
 * Recall@K = |top-K ∩ test items| / min(|test items|, K), averaged over test customers;
+* NDCG@K with binary relevance: the sum of 1 / log2(rank + 1) over the hits in the top K, divided
+  by the same sum for a perfect ranking (min(|test items|, K) hits at ranks 1, 2, ...);
 * mode "all" ranks every product, including ones the customer already bought; mode "new" keeps
   only test items not bought in train, skips customers left with none, and removes the products
   bought in train from the ranking before taking the top K.
@@ -25,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 KS: tuple[int, ...] = (5, 10, 50, 100)
+NDCG_KS: tuple[int, ...] = (10,)
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
 
@@ -136,6 +139,17 @@ def recall_at_k(
     return out
 
 
+def ndcg_at_k(ranked: Sequence[np.ndarray], test_items: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """Per-row NDCG@k with binary relevance (module doc)."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    out = np.empty(len(test_items), dtype=np.float64)
+    for i, items in enumerate(test_items):
+        hits = np.isin(ranked[i][:k], items)
+        ideal = discounts[: min(len(items), k)].sum()
+        out[i] = discounts[: len(hits)][hits].sum() / ideal
+    return out
+
+
 def evaluate(
     score_fn: ScoreFn,
     split: EvalSplit,
@@ -144,7 +158,8 @@ def evaluate(
     modes: Sequence[str] = ("all", "new"),
     batch_size: int = 1024,
 ) -> dict[str, float]:
-    """Mean Recall@K of a score function, keyed `recall_at_<k>` and `new_recall_at_<k>`.
+    """Mean Recall@K (`recall_at_<k>`, `new_recall_at_<k>`) and NDCG@10 (`ndcg_at_10`,
+    `new_ndcg_at_10`) of a score function.
 
     A mode with no test customers reports nothing (absent keys, not zeros).
     """
@@ -156,7 +171,7 @@ def evaluate(
                 f"score_fn returned shape {scores.shape}, expected {(len(batch), split.n_products)}"
             )
         exclude = split.train[batch] if mode == "new" else None
-        return top_k(scores, max(ks), exclude)
+        return top_k(scores, max(*ks, *NDCG_KS), exclude)
 
     return evaluate_ranked(rank, split, ks, modes=modes, batch_size=batch_size)
 
@@ -173,7 +188,8 @@ def evaluate_ranked(
     modes: Sequence[str] = ("all", "new"),
     batch_size: int = 256,
 ) -> dict[str, float]:
-    """Mean Recall@K of ranked lists (a served model's answers), keyed like `evaluate`.
+    """Mean Recall@K and NDCG@10 of ranked lists (a served model's answers), keyed like
+    `evaluate`.
 
     In mode "new" the products a customer bought in train are dropped from their list, as the
     protocol says; a list shorter than K simply has fewer chances (nothing is filled in). A mode
@@ -185,6 +201,7 @@ def evaluate_ranked(
         if not len(customers):
             continue
         sums = dict.fromkeys(ks, 0.0)
+        ndcg = dict.fromkeys(NDCG_KS, 0.0)
         for start in range(0, len(customers), batch_size):
             batch = customers[start : start + batch_size]
             lists = [np.asarray(ranked, np.int64) for ranked in rank_fn(batch, mode)]
@@ -199,7 +216,11 @@ def evaluate_ranked(
             batch_items = items[start : start + batch_size]
             for k in ks:
                 sums[k] += recall_at_k(lists, batch_items, k).sum()
+            for k in NDCG_KS:
+                ndcg[k] += ndcg_at_k(lists, batch_items, k).sum()
         prefix = "new_" if mode == "new" else ""
         for k in ks:
             results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)
+        for k in NDCG_KS:
+            results[f"{prefix}ndcg_at_{k}"] = ndcg[k] / len(customers)
     return results

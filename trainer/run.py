@@ -61,6 +61,7 @@ from trainer.serving import (
 )
 from trainer.strategy import global_batch_size, make_strategy
 from trainer.towers import build_tower, embedding_layer
+from trainer.tracking import EpochMetrics, RunTracker, TrackingSettings, result_metrics
 
 log = logging.getLogger(__name__)
 
@@ -193,15 +194,54 @@ def run_training(
       The dict written to `<model_run_dir>/training_metrics.json`.
     """
     hp = hyperparameters(model, training, fn_args.custom_config)
-    # Python, NumPy and TF seeds: initial weights, dropout and the shuffle order repeat.
-    tf.keras.utils.set_random_seed(hp["seed"])
-    timing: dict[str, float] = {}
     rates = model.model_type != "retrieval"
     if rates and features.target is None:
         raise ValueError(f"a {model.model_type} model needs the feature config's target column")
     monitor = training.early_stopping.monitor if training.early_stopping else None
     if monitor in ("val_rmse", "val_mae") and not rates:
         raise ValueError(f"early_stopping.monitor {monitor!r} needs a ranking or multitask model")
+    tracker = _start_tracking(fn_args, features, model, training, hp)
+    try:
+        metrics = _train_and_export(fn_args, features, model, training, hp, tracker)
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    tracker.finish()
+    return metrics
+
+
+def _start_tracking(fn_args, features, model, training, hp) -> RunTracker:
+    """The run's MLflow run, started with its tags, parameters and configs (trainer.tracking)."""
+    config = fn_args.custom_config or {}
+    settings = TrackingSettings.resolve(
+        config, default_root=fn_args.model_run_dir, experiment=features.name
+    )
+    tags = {
+        "feature_config_name": features.name,
+        "model_config_name": model.name,
+        "model_type": model.model_type,
+    }
+    if config.get("dataset_name"):
+        tags["dataset_name"] = str(config["dataset_name"])
+    tracker = RunTracker(settings)
+    tracker.start(
+        tags=tags,
+        params=hp,
+        configs={
+            "features": features.model_dump(mode="json"),
+            "model": model.model_dump(mode="json"),
+            "training": training.model_dump(mode="json"),
+        },
+    )
+    return tracker
+
+
+def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracker):
+    """The body of `run_training`, logging to `tracker` as it goes."""
+    # Python, NumPy and TF seeds: initial weights, dropout and the shuffle order repeat.
+    tf.keras.utils.set_random_seed(hp["seed"])
+    timing: dict[str, float] = {}
+    rates = model.model_type != "retrieval"
 
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     vocab_sizes = _vocab_sizes(features, tft_output)
@@ -300,6 +340,7 @@ def run_training(
     if stopping is not None:
         callbacks.append(stopping)
     callbacks.append(_EpochLog())
+    callbacks.append(EpochMetrics(tracker))  # last: it logs what the others added
     start = time.perf_counter()
     fit = two_tower.fit(
         train_data,
@@ -342,6 +383,8 @@ def run_training(
                 model.reorder, hp["seed"], history, train, query_names, qid, two_tower,
                 candidate_embeddings,
             )  # fmt: skip
+        for epoch, loss in enumerate(scorer_loss):
+            tracker.log_metrics({"reorder_loss": loss}, step=epoch)
         serving_history = _serving_history(history, qid, scorer, model.reorder)
         timing["reorder"] = time.perf_counter() - start
 
@@ -393,11 +436,16 @@ def run_training(
     }
     if scorer_loss:
         metrics["reorder_loss"] = scorer_loss
+    tracker.log_metrics(result_metrics(metrics))
+    metrics["mlflow"] = tracker.info()
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     path = os.path.join(fn_args.model_run_dir, METRICS_FILE)
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
     log.info("metrics written to %s", path)
+    tracker.log_artifact(path)
+    # The run id travels with the model, and stays beside the metrics file.
+    tracker.write_info(fn_args.model_run_dir, fn_args.serving_model_dir)
     return metrics
 
 

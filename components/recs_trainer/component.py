@@ -17,13 +17,15 @@ from components.recs_trainer.spec import RecsTrainerSpec
 
 IntParam = int | data_types.RuntimeParameter
 FloatParam = float | data_types.RuntimeParameter
+StrParam = str | data_types.RuntimeParameter
 
 
 class RecsTrainer(base_component.BaseComponent):
     """Trains a model with a user module's `run_fn` on transformed examples.
 
     Same inputs and outputs as TFX's Trainer (`model`, `model_run`); epochs, batch size,
-    learning rate and seed are typed parameters that reach `run_fn` in `fn_args.custom_config`.
+    learning rate and seed are typed parameters that reach `run_fn` in `fn_args.custom_config`,
+    and so are the MLflow tracking URI, experiment and run name (`trainer.tracking`).
     """
 
     SPEC_CLASS = RecsTrainerSpec
@@ -41,6 +43,9 @@ class RecsTrainer(base_component.BaseComponent):
         batch_size: IntParam,
         learning_rate: FloatParam,
         seed: IntParam,
+        mlflow_tracking_uri: StrParam | None = None,
+        mlflow_experiment: StrParam | None = None,
+        run_name: StrParam | None = None,
         custom_config: dict[str, Any] | None = None,
     ):
         spec = RecsTrainerSpec(
@@ -56,6 +61,9 @@ class RecsTrainer(base_component.BaseComponent):
             batch_size=batch_size,
             learning_rate=learning_rate,
             seed=seed,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+            mlflow_experiment=mlflow_experiment,
+            run_name=run_name,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
         )

@@ -9,11 +9,11 @@ from tfx.components.trainer.executor import GenericExecutor
 from tfx.types import artifact_utils
 from tfx.utils import json_utils
 
-from components.recs_trainer.spec import HYPERPARAMETER_KEYS, RAW_EXAMPLES_KEY
+from components.recs_trainer.spec import HYPERPARAMETER_KEYS, RAW_EXAMPLES_KEY, TRACKING_KEYS
 
 
 def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """Move the typed hyperparameters into the JSON custom_config that run_fn reads.
+    """Move the typed hyperparameters and tracking settings into the custom_config run_fn reads.
 
     Values set as execution parameters win over the same keys in custom_config: they are the
     ones a caller sets per pipeline run.
@@ -26,6 +26,10 @@ def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
     for key in HYPERPARAMETER_KEYS:
         value = props.pop(key, None)
         if value is not None:
+            config[key] = value
+    for key in TRACKING_KEYS:
+        value = props.pop(key, None)
+        if value:  # "" (a pipeline input left empty) keeps the trainer's default
             config[key] = value
     props["custom_config"] = json_utils.dumps(config)
     return props

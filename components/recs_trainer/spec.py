@@ -10,6 +10,9 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.types.standard_component_specs import TrainerSpec
 
 HYPERPARAMETER_KEYS = ("epochs", "batch_size", "learning_rate", "seed")
+# Where and under which names the run is tracked in MLflow (trainer.tracking); "" or unset: the
+# trainer's default.
+TRACKING_KEYS = ("mlflow_tracking_uri", "mlflow_experiment", "run_name")
 
 
 RAW_EXAMPLES_KEY = "raw_examples"
@@ -28,4 +31,5 @@ class RecsTrainerSpec(TrainerSpec):
         "batch_size": ExecutionParameter(type=int),
         "learning_rate": ExecutionParameter(type=float),
         "seed": ExecutionParameter(type=int),
+        **{key: ExecutionParameter(type=str, optional=True) for key in TRACKING_KEYS},
     }

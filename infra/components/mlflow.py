@@ -104,7 +104,8 @@ class MlflowService(pulumi.ComponentResource):
             min_instances=sizing.min_instances,
             max_instances=sizing.max_instances,
             labels=config.all_labels(),
-            invokers=[identities.member("app")],
+            # The app reads runs; the trainer, running as pipelines-runner, logs them.
+            invokers=[identities.member("app"), identities.member("pipelines")],
             envs=[
                 run.ServiceTemplateContainerEnvArgs(
                     name="MLFLOW_BACKEND_STORE_URI",

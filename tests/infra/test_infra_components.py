@@ -188,7 +188,11 @@ def test_mlflow_service(graphs):
         "mlflow-db-uri"
     )
     assert env["MLFLOW_ARTIFACT_ROOT"]["value"] == "gs://b2brecs-gpu-heavy-mlflow-artifacts"
-    assert invokers(graph, "mlflow-server") == [app_member("b2brecs-gpu-heavy")]
+    # The app reads runs; the trainer logs them as pipelines-runner (trainer.tracking).
+    assert invokers(graph, "mlflow-server") == [
+        app_member("b2brecs-gpu-heavy"),
+        "serviceAccount:pipelines-runner@b2brecs-gpu-heavy.iam.gserviceaccount.com",
+    ]
 
 
 def test_tfdv_parser_is_invokable_by_the_app_only(graphs):

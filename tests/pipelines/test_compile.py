@@ -47,12 +47,15 @@ def test_quicktest_ir_loads_as_pipeline_spec_with_five_components_and_typed_inpu
         "split_strategy": "STRING", "holdout_days": "NUMBER_INTEGER",
         "eval_percent": "NUMBER_INTEGER", "seed": "NUMBER_INTEGER",
         "timestamp_column": "STRING", "customer_column": "STRING",
+        "mlflow_tracking_uri": "STRING", "mlflow_experiment": "STRING",
     }  # fmt: skip
     # Epochs, batch size and learning rate default to "the trainer module's" (0), so a run
     # submitted without them never overrides the configs the module was generated from.
     for name in ("epochs", "batch_size", "learning_rate"):
         assert inputs[name].default_value.number_value == 0
     assert inputs["eval_percent"].default_value.number_value == 20
+    # No tracking URI: the trainer's default store (trainer.tracking); set per tenant.
+    assert inputs["mlflow_tracking_uri"].default_value.string_value == ""
     assert not inputs["query"].is_optional
     assert template.tag in spec.pipeline_info.description
 

@@ -54,6 +54,23 @@ def test_metrics_file_has_losses_recalls_and_baseline(quicktest_run):
     assert "model" in table and "popularity" in table and "R@100 all" in table
 
 
+def test_the_run_is_tracked_in_the_run_folders_mlflow_store(quicktest_run):
+    from mlflow.tracking import MlflowClient
+
+    run, *_ = quicktest_run
+    metrics = steps.read_metrics(run)
+    info = metrics["mlflow"]
+    assert info["tracking_uri"] == f"sqlite:///{run.root / 'mlflow.db'}" and "error" not in info
+    tracked = MlflowClient(tracking_uri=info["tracking_uri"]).get_run(info["run_id"])
+    assert (tracked.info.run_name, tracked.info.status) == ("quick-test", "FINISHED")
+    assert tracked.data.metrics["test_recall_at_100"] == pytest.approx(
+        metrics["final_metrics"]["recall_at_100"]
+    )
+    assert tracked.info.artifact_uri.startswith(f"file://{run.root / 'mlflow-artifacts'}")
+    line = steps.tracked_run_line(metrics)  # what the demo prints
+    assert f"MLflow run {info['run_id']} (quick-test, FINISHED)" in line
+
+
 def test_served_model_answers_with_original_product_ids(quicktest_run):
     run, warehouse, generated, _ = quicktest_run
     answer = steps.serve_and_ask(run, warehouse, (generated / "dataset_query.sql").read_text())

@@ -22,7 +22,7 @@ def test_newest_version_is_the_default_and_versions_are_exact():
 
 def test_unknown_template_and_version_name_what_exists():
     with pytest.raises(
-        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.2.0'\]"
+        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.3.0'\]"
     ):
         get_template("quicktest", "9.9.9")
     with pytest.raises(KeyError, match="unknown pipeline template 'nope'"):
@@ -61,6 +61,30 @@ def test_typed_hyperparameters_override_custom_config():
         "epochs": 7, "top_k": 50, "batch_size": 256, "learning_rate": 0.05, "seed": 3,
     }  # fmt: skip
     assert props["module_path"] == "m" and "epochs" not in props
+
+
+def test_tracking_settings_reach_custom_config_and_empty_ones_keep_the_default():
+    props = merge_hyperparameters({
+        "custom_config": json.dumps({"mlflow_experiment": "from-config"}),
+        "mlflow_tracking_uri": "https://mlflow.example.run.app", "mlflow_experiment": "",
+        "run_name": "quick-test",
+    })  # fmt: skip
+    assert json.loads(props["custom_config"]) == {
+        "mlflow_tracking_uri": "https://mlflow.example.run.app",
+        "mlflow_experiment": "from-config", "run_name": "quick-test",
+    }  # fmt: skip
+    assert not {"mlflow_tracking_uri", "mlflow_experiment", "run_name"} & set(props)
+
+
+def test_a_tracking_uri_must_name_a_server_or_a_local_store():
+    template = get_template("quicktest")
+    assert template.validate(REQUIRED).mlflow_tracking_uri == ""
+    for uri in ("https://mlflow-x.a.run.app", "http://127.0.0.1:5000", "sqlite:////r/mlflow.db"):
+        assert template.validate(REQUIRED | {"mlflow_tracking_uri": uri}).mlflow_tracking_uri == uri
+    with pytest.raises(
+        SpecError, match="parameters: mlflow_tracking_uri: must start with one of https://"
+    ):
+        template.validate(REQUIRED | {"mlflow_tracking_uri": "mlflow.example.com"})
 
 
 def test_custom_config_must_be_an_object():

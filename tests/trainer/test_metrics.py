@@ -66,6 +66,15 @@ def test_evaluate_known_answers_both_modes():
             "new_recall_at_1": 0.5,
             "new_recall_at_2": 1.0,
             "new_recall_at_10": 1.0,
+            # NDCG@10, hits at ranks r count 1/log2(r + 1): c0 ranks 2 and 4 of 2 items; c1 rank 4
+            # of 1; c2 ranks 1 and 5 of 2. New: c0 rank 2 of 1; c2 rank 1 of 1.
+            "ndcg_at_10": (
+                (1 / np.log2(3) + 1 / np.log2(5)) / (1 + 1 / np.log2(3))
+                + 1 / np.log2(5)
+                + (1 + 1 / np.log2(6)) / (1 + 1 / np.log2(3))
+            )
+            / 3,
+            "new_ndcg_at_10": (1 / np.log2(3) + 1) / 2,
         }
     )
 
@@ -79,7 +88,8 @@ def test_evaluate_batches_give_the_same_answer():
 def test_mode_without_customers_reports_nothing():
     s = make_split([0], [1], [0], [1], n_products=3)  # only a repeat purchase
     got = evaluate(lambda c: np.zeros((len(c), 3)), s, ks=(1,))
-    assert got == {"recall_at_1": 0.0}
+    # Ties rank by index: the test item, product 1, comes second.
+    assert got == pytest.approx({"recall_at_1": 0.0, "ndcg_at_10": 1 / np.log2(3)})
 
 
 def test_wrong_score_shape_is_an_error():
@@ -100,12 +110,12 @@ def test_ranked_lists_drop_bought_products_in_mode_new():
     lists = {"all": [np.array([0, 1, 3])], "new": [np.array([0, 3, 2])]}
     got = evaluate_ranked(lambda batch, mode: lists[mode], split, ks=(1, 2))
     # all: [0, 1] holds 1 of 2 test items; new: product 0 is dropped, [3, 2] holds product 2.
-    assert got == {
-        "recall_at_1": 0.0,
-        "recall_at_2": 0.5,
-        "new_recall_at_1": 0.0,
-        "new_recall_at_2": 0.5,
-    }
+    # Both find one of two test items at rank 2.
+    ndcg = (1 / np.log2(3)) / (1 + 1 / np.log2(3))
+    assert got == pytest.approx({
+        "recall_at_1": 0.0, "recall_at_2": 0.5, "ndcg_at_10": ndcg,
+        "new_recall_at_1": 0.0, "new_recall_at_2": 0.5, "new_ndcg_at_10": ndcg,
+    })  # fmt: skip
     # A score function ranks the same way through `evaluate`.
     scores = np.array([[3.0, 2.0, 0.0, 1.0]])
     assert evaluate(lambda batch: scores, split, ks=(1, 2)) == evaluate_ranked(

@@ -39,6 +39,7 @@ def test_metrics_file_layout(trained_run):
         "baselines",
         "eval",
         "hyperparameters",
+        "mlflow",
         "model_type",
         "throughput",
         "timing_seconds",
@@ -49,10 +50,14 @@ def test_metrics_file_layout(trained_run):
     epochs = E2E_CONFIG["epochs"]
     for name in ("loss", "regularization_loss", "total_loss"):
         assert len(written["loss"][name]) == epochs
-    expected = {f"{p}recall_at_{k}" for p in ("", "new_") for k in KS}
+    expected = {f"{p}recall_at_{k}" for p in ("", "new_") for k in KS} | {
+        "ndcg_at_10",
+        "new_ndcg_at_10",
+    }
     assert set(written["final_metrics"]) == expected
     assert set(written["baselines"]["popularity"]) == expected
     assert all(0.0 <= v <= 1.0 for v in written["final_metrics"].values())
+    assert written["mlflow"]["run_id"] and "error" not in written["mlflow"]
     assert written["eval"] == {
         "customers": 60,
         "customers_new": written["eval"]["customers_new"],

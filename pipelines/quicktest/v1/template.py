@@ -19,12 +19,13 @@ from specs.parameters import (
     SamplePercent,
     Seed,
     SplitStrategy,
+    check_tracking_uri,
     check_trainer_parameter,
 )
 
 _DEFERS = "0: the trainer module's value (its TrainingParams, then its ModelConfig)"
 
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 COMPONENTS = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")
 
 
@@ -52,6 +53,19 @@ class QuickTestParameters(Spec):
     seed: Seed = 42
     timestamp_column: str = Field(default="timestamp", description="output column of the query")
     customer_column: str = Field(default="customer_id", description="output column of the query")
+    mlflow_tracking_uri: str = Field(
+        default="",
+        description="MLflow tracking URI: the tenant's MLflow service (https, called with an "
+        "identity token); empty: a SQLite store in the run folder",
+    )
+    mlflow_experiment: str = Field(
+        default="", description="MLflow experiment (the model endpoint); empty: the feature config"
+    )
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _tracking_uri(cls, value: str) -> str:
+        return check_tracking_uri(value)
 
     @field_validator("epochs", "batch_size", "learning_rate")
     @classmethod
@@ -110,6 +124,9 @@ def create_pipeline(
         batch_size=values["batch_size"],
         learning_rate=values["learning_rate"],
         seed=values["seed"],
+        mlflow_tracking_uri=values["mlflow_tracking_uri"],
+        mlflow_experiment=values["mlflow_experiment"],
+        run_name="quick-test",
     )
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
