@@ -9,9 +9,7 @@ from infra.components.identities import Identities
 from infra.components.registry import shared_image
 from infra.components.tenant import TenantComponent
 from infra.config import PRESETS, TenantConfig
-
-# Brute-force models run on native TF Serving; ScaNN models on the Python model server.
-RUNTIME_IMAGES: dict[str, str] = {"native": "tf-serving-native", "scann": "model-server-scann"}
+from serving.routing import RUNTIME_IMAGES  # brute force: TF Serving; ScaNN: the Python server
 
 
 class ServingEndpoints(TenantComponent):
