@@ -6,4 +6,37 @@
 
 from registry.base import CHAMPION, ModelRegistry, ModelVersion, Registration, RegistryError
 
-__all__ = ["CHAMPION", "ModelRegistry", "ModelVersion", "Registration", "RegistryError"]
+__all__ = [
+    "CHAMPION",
+    "ModelRegistry",
+    "ModelVersion",
+    "Registration",
+    "RegistryError",
+    "open_registry",
+]
+
+_MLFLOW_SCHEMES = ("sqlite:///", "http://", "https://", "file://")
+
+
+def open_registry(uri: str, *, session=None) -> ModelRegistry:
+    """The registry a URI names: `vertex://<project>/<region>` is Vertex AI Model Registry
+    (through `session`, by default an authorized session of the ambient credentials); an MLflow
+    tracking URI (`sqlite:///...`, `http(s)://...`) is MLflow's registry."""
+    if uri.startswith("vertex://"):
+        from registry.vertex import VertexModelRegistry, VertexTarget
+
+        project, _, region = uri[len("vertex://") :].partition("/")
+        if not project or not region or "/" in region:
+            raise ValueError(f"registry URI {uri!r}: expected vertex://<project>/<region>")
+        if session is None:
+            import google.auth
+            from google.auth.transport.requests import AuthorizedSession
+
+            credentials, _ = google.auth.default()
+            session = AuthorizedSession(credentials)
+        return VertexModelRegistry(VertexTarget(project, region), session)
+    if uri.startswith(_MLFLOW_SCHEMES):
+        from registry.mlflow_registry import MlflowModelRegistry
+
+        return MlflowModelRegistry(uri)
+    raise ValueError(f"registry URI {uri!r}: vertex://<project>/<region> or an MLflow URI")

@@ -36,13 +36,14 @@ class VertexTarget:
 
     project: str
     region: str
-    image_repository: str
-    """The platform's shared image repository, e.g. `europe-docker.pkg.dev/<project>/images`."""
-    image_tag: str
+    image_repository: str = ""
+    """The platform's shared image repository, e.g. `europe-docker.pkg.dev/<project>/images`
+    (needed to register; lookups do without)."""
+    image_tag: str = ""
     """The pinned tag of the platform's images (never `latest`)."""
 
     def __post_init__(self) -> None:
-        if not self.image_tag or self.image_tag == "latest":
+        if self.image_tag == "latest":
             raise ValueError("image_tag: pin the serving image to a release, not 'latest'")
 
     @property
@@ -59,6 +60,8 @@ class VertexTarget:
 
 def serving_image(target: VertexTarget, *, uses_scann: bool) -> str:
     """The serving container of a model, by the routing rule (`serving.routing`)."""
+    if not (target.image_repository and target.image_tag):
+        raise ValueError("image_repository and image_tag: a registration names its serving image")
     image = RUNTIME_IMAGES[serving_runtime(uses_scann=uses_scann)]
     return f"{target.image_repository}/{image}:{target.image_tag}"
 

@@ -8,13 +8,49 @@ the customer has not bought) when it has one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from trainer import baselines
 from trainer.data import canonical_order, read_columns
-from trainer.metrics import EvalSplit, evaluate_ranked
+from trainer.metrics import KS, EvalSplit, evaluate, evaluate_ranked, make_split
+
+log = logging.getLogger(__name__)
+
+
+def protocol_split(
+    train_customers, train_products, eval_customers, eval_products, *, n_customers: int,
+    n_products: int,
+) -> EvalSplit:  # fmt: skip
+    """The protocol's split from vocabulary indices (`trainer.metrics.make_split`).
+
+    Customers in OOV buckets share them: they are not "seen in train" as individuals."""
+
+    def in_vocab(customers) -> np.ndarray:
+        customers = np.asarray(customers)
+        return np.where(customers < n_customers, customers, -1)
+
+    return make_split(
+        in_vocab(train_customers), train_products, in_vocab(eval_customers), eval_products,
+        n_products=n_products,
+    )  # fmt: skip
+
+
+def evaluate_baselines(
+    split: EvalSplit, names: Sequence[str] | None = None, ks: Sequence[int] = KS
+) -> dict[str, dict[str, float]]:
+    """Every baseline of `trainer.baselines` (or those named; popularity always) on `split`."""
+    names = list(names or baselines.BASELINES)
+    out = {}
+    for name in ["popularity", *[b for b in names if b != "popularity"]]:
+        try:
+            out[name] = evaluate(baselines.BASELINES[name](split), split, ks)
+        except ValueError as exc:  # e.g. a catalogue too large for a dense baseline
+            log.warning("baseline %s skipped: %s", name, exc)
+    return out
 
 
 def evaluate_exported(
@@ -28,7 +64,10 @@ def evaluate_exported(
     split: EvalSplit,
     ks: Sequence[int],
 ) -> dict[str, float]:
-    """Recall@K of the SavedModel at `export_dir` on `split` (keys as `trainer.metrics`)."""
+    """Recall@K and NDCG@10 of the SavedModel at `export_dir` on `split` (keys as
+    `trainer.metrics`); {} when the split has no test customer."""
+    if not len(split.customers):
+        return {}
     loaded = tf.saved_model.load(export_dir)
     signatures = loaded.signatures
     raw = canonical_order(read_columns(raw_eval_files, raw_query_spec))

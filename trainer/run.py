@@ -33,11 +33,10 @@ from specs import (
 )
 from specs.features import timestamp_zscore_name
 from specs.parameters import FROM_TRAINER_MODULE, TRAINER_PARAMETERS, check_trainer_parameter
-from trainer import baselines
 from trainer.callbacks import early_stopping_callback, validation_rows
 from trainer.candidates import candidate_features, latest_row_per_index
 from trainer.data import canonical_order, columns_dataset, read_columns
-from trainer.evaluation import evaluate_exported
+from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
 from trainer.history import (
     DAY,
     ITEM_FEATURES,
@@ -48,7 +47,7 @@ from trainer.history import (
     product_features,
     row_histories,
 )
-from trainer.metrics import KS, evaluate, make_split
+from trainer.metrics import KS
 from trainer.model import TwoTowerModel
 from trainer.optimizers import build_optimizer, learning_rate_schedule
 from trainer.ranking import RatingMetrics, build_rating_head, predict_ratings, rating_errors
@@ -625,15 +624,11 @@ def _evaluate(
 ) -> dict[str, Any]:
     """Recall of the exported model and of the baselines on the eval split (trainer.metrics)."""
     qid, cid = features.query_id, features.candidate_id
-    n_customers, n_products = vocab_sizes[qid], vocab_sizes[cid]
-
-    def in_vocab(customers: np.ndarray) -> np.ndarray:
-        # OOV customers share buckets: they are not "seen in train" as individuals.
-        return np.where(customers < n_customers, customers, -1)
-
-    split = make_split(
-        in_vocab(train[qid]), train[cid], in_vocab(eval_[qid]), eval_[cid], n_products=n_products
-    )
+    n_products = vocab_sizes[cid]
+    split = protocol_split(
+        train[qid], train[cid], eval_[qid], eval_[cid],
+        n_customers=vocab_sizes[qid], n_products=n_products,
+    )  # fmt: skip
     custom = fn_args.custom_config or {}
     raw_files = custom.get("raw_eval_files")
     if not raw_files:
@@ -641,27 +636,17 @@ def _evaluate(
             "custom_config['raw_eval_files'] is missing: the model is evaluated by querying the "
             "exported SavedModel with the raw eval rows"
         )
-    final_metrics = (
-        evaluate_exported(
-            fn_args.serving_model_dir,
-            raw_files,
-            {c: raw_spec[c] for c in raw_query_columns},
-            customer_column=qid,
-            customer_vocabulary=tft_output.vocabulary_by_name(qid),
-            product_vocabulary=tft_output.vocabulary_by_name(cid),
-            split=split,
-            ks=KS,
-        )
-        if len(split.customers)
-        else {}
+    final_metrics = evaluate_exported(
+        fn_args.serving_model_dir,
+        raw_files,
+        {c: raw_spec[c] for c in raw_query_columns},
+        customer_column=qid,
+        customer_vocabulary=tft_output.vocabulary_by_name(qid),
+        product_vocabulary=tft_output.vocabulary_by_name(cid),
+        split=split,
+        ks=KS,
     )
-    extra = custom.get("baselines") or list(baselines.BASELINES)
-    baseline_metrics = {}
-    for name in ["popularity", *[b for b in extra if b != "popularity"]]:
-        try:
-            baseline_metrics[name] = evaluate(baselines.BASELINES[name](split), split, KS)
-        except ValueError as exc:  # e.g. a catalogue too large for a dense baseline
-            log.warning("baseline %s skipped: %s", name, exc)
+    baseline_metrics = evaluate_baselines(split, custom.get("baselines"))
     return {
         "final_metrics": final_metrics,
         "baselines": baseline_metrics,

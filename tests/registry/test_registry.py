@@ -148,6 +148,20 @@ def test_alias_requests_add_and_remove():
 def test_the_serving_image_is_pinned():
     with pytest.raises(ValueError, match="image_tag"):
         replace(TARGET, image_tag="latest")
+    lookup_only = VertexTarget("b2brecs-acme", "europe-west4")
+    with pytest.raises(ValueError, match="a registration names its serving image"):
+        upload_request(registration(), lookup_only, model_exists=False, aliases=())
+
+
+def test_a_registry_uri_names_its_backend(tmp_path):
+    from registry import open_registry
+
+    assert isinstance(open_registry(f"sqlite:///{tmp_path}/m.db"), MlflowModelRegistry)
+    vertex = open_registry("vertex://b2brecs-acme/europe-west4", session=FakeVertex())
+    assert isinstance(vertex, VertexModelRegistry) and vertex.get("acme-retail") is None
+    for bad in ("vertex://b2brecs-acme", "s3://bucket/x"):
+        with pytest.raises(ValueError, match="registry URI"):
+            open_registry(bad)
 
 
 class _Response:
