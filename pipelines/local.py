@@ -2,7 +2,8 @@
 
 Everything a run writes lives under one folder: `artifacts/` (the pipeline root),
 `metadata.sqlite`, and, for a template that tracks its runs in MLflow and is given no tracking
-URI, `mlflow.db` with `mlflow-artifacts/` (runs of the same folder share that store).
+URI, `mlflow.db` with `mlflow-artifacts/` (runs of the same folder share that store; it is also
+the training template's model registry) and `models/` (the registered models' files).
 Progress is reported per component as it starts and finishes.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.template import PipelineTemplate
+from trainer.progress import ProgressReporter
 
 
 class PipelineStepError(RuntimeError):
@@ -50,9 +52,10 @@ class _StageTracker:
     not reliable for this: Beam-based components lower the absl log level mid-run.)
     """
 
-    def __init__(self, components: tuple[str, ...], report: Callable[[str], None]):
+    def __init__(self, components: tuple[str, ...], report: Callable[[str], None], progress=None):
         self.components = components
         self.report = report
+        self.progress = progress  # trainer.progress.ProgressReporter: the app's callbacks
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
 
@@ -75,6 +78,11 @@ class _StageTracker:
             result = original(launcher, *args, **kwargs)
             tracker.seconds[name] = time.perf_counter() - started
             tracker.report(f"{tracker._label(name)} done in {tracker.seconds[name]:.1f}s")
+            if tracker.progress is not None:
+                index = tracker.components.index(name) + 1 if name in tracker.components else 0
+                tracker.progress.stage_complete(
+                    name, index, len(tracker.components), tracker.seconds[name]
+                )
             tracker.current = None
             return result
 
@@ -102,6 +110,16 @@ def local_tracking_uri(root: Path) -> str:
     return f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
+def local_defaults(root: Path) -> dict[str, str]:
+    """Where a local run keeps what the cloud keeps in services: the MLflow store (tracking and
+    model registry) and the served models' files, all under the run folder."""
+    return {
+        "mlflow_tracking_uri": local_tracking_uri(root),
+        "registry_uri": local_tracking_uri(root),
+        "models_dir": str(Path(root).resolve() / "models"),
+    }
+
+
 def run_local(
     template: PipelineTemplate,
     values: dict[str, Any],
@@ -115,10 +133,9 @@ def run_local(
 
     root = Path(root).resolve()
     values = dict(values)
-    if "mlflow_tracking_uri" in template.parameters.model_fields and not values.get(
-        "mlflow_tracking_uri"
-    ):
-        values["mlflow_tracking_uri"] = local_tracking_uri(root)
+    for name, default in local_defaults(root).items():
+        if name in template.parameters.model_fields and not values.get(name):
+            values[name] = default
     params = template.validate(values)
     run = LocalRun(root, root / "artifacts", root / "metadata.sqlite")
     run.pipeline_root.mkdir(parents=True, exist_ok=True)
@@ -131,13 +148,19 @@ def run_local(
         ),
         beam_pipeline_args=beam_args(beam_workers),
     )
-    tracker = _StageTracker(tuple(c.id for c in pipeline.components), report)
+    progress = ProgressReporter.from_config(getattr(params, "callback_url", None))
+    tracker = _StageTracker(tuple(c.id for c in pipeline.components), report, progress)
     start = time.perf_counter()
     try:
         with tracker.installed():
             tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as exc:  # name the failing step; the cause stays chained
-        raise PipelineStepError(tracker.current or "pipeline", exc) from exc
+        error = PipelineStepError(tracker.current or "pipeline", exc)
+        if progress is not None:
+            progress.post("failed", {"stage": error.component, "error": str(error)})
+        raise error from exc
     run.total_seconds = time.perf_counter() - start
+    if progress is not None:
+        progress.post("completed", {"duration_seconds": round(run.total_seconds, 3)})
     run.stage_seconds = dict(tracker.seconds)
     return run

@@ -62,3 +62,10 @@ def check_tracking_uri(value: str) -> str:
     if value and not value.startswith(TRACKING_SCHEMES):
         raise ValueError(f"must start with one of {', '.join(TRACKING_SCHEMES)}, or be empty")
     return value
+
+
+def check_callback_url(value: str) -> str:
+    """The app's progress webhook root for a run ("" : no callbacks)."""
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError("must be an http(s) URL, or empty")
+    return value

@@ -72,3 +72,15 @@ def validation_rows(
     count = min(max(1, round(share * rows)), rows - 1)
     mask[np.random.default_rng(seed).choice(rows, count, replace=False)] = True
     return mask
+
+
+class EpochProgress(tf.keras.callbacks.Callback):
+    """POSTs epoch-complete to the app's callback URL (`trainer.progress`) after every epoch."""
+
+    def __init__(self, reporter, epochs: int) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.reporter.epoch_complete(epoch + 1, self.epochs, dict(logs or {}))

@@ -33,7 +33,7 @@ from specs import (
 )
 from specs.features import timestamp_zscore_name
 from specs.parameters import FROM_TRAINER_MODULE, TRAINER_PARAMETERS, check_trainer_parameter
-from trainer.callbacks import early_stopping_callback, validation_rows
+from trainer.callbacks import EpochProgress, early_stopping_callback, validation_rows
 from trainer.candidates import candidate_features, latest_row_per_index
 from trainer.data import canonical_order, columns_dataset, read_columns
 from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
@@ -50,6 +50,7 @@ from trainer.history import (
 from trainer.metrics import KS
 from trainer.model import TwoTowerModel
 from trainer.optimizers import build_optimizer, learning_rate_schedule
+from trainer.progress import ProgressReporter
 from trainer.ranking import RatingMetrics, build_rating_head, predict_ratings, rating_errors
 from trainer.reorder import ReorderScorer, fit_scorer, training_windows
 from trainer.serving import (
@@ -339,7 +340,10 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     if stopping is not None:
         callbacks.append(stopping)
     callbacks.append(_EpochLog())
-    callbacks.append(EpochMetrics(tracker))  # last: it logs what the others added
+    callbacks.append(EpochMetrics(tracker))  # after the others: it logs what they added
+    reporter = ProgressReporter.from_config((fn_args.custom_config or {}).get("callback_url"))
+    if reporter is not None:
+        callbacks.append(EpochProgress(reporter, hp["epochs"]))
     start = time.perf_counter()
     fit = two_tower.fit(
         train_data,

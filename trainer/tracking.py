@@ -27,12 +27,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import tensorflow as tf
+
+from trainer.identity import identity_token_for
 
 log = logging.getLogger(__name__)
 
@@ -69,27 +70,6 @@ class TrackingSettings:
             run_name=config.get("run_name") or DEFAULT_RUN_NAME,
             artifact_location=artifacts,
         )
-
-
-def identity_token_for(uri: str, fetch: Callable[[str], str] | None = None) -> str | None:
-    """A Google identity token whose audience is the service of an https tracking URI.
-
-    A private Cloud Run service (the tenant's MLflow) admits callers that present one; the
-    trainer's service account gets it from the metadata server. None for any other URI.
-    """
-    parsed = urlparse(uri)
-    if parsed.scheme != "https":
-        return None
-    audience = f"{parsed.scheme}://{parsed.netloc}"
-    if fetch is None:
-        import google.auth.transport.requests
-        import google.oauth2.id_token
-
-        def fetch(aud: str) -> str:
-            request = google.auth.transport.requests.Request()
-            return google.oauth2.id_token.fetch_id_token(request, aud)
-
-    return fetch(audience)
 
 
 def _flat_params(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

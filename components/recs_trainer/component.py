@@ -46,6 +46,7 @@ class RecsTrainer(base_component.BaseComponent):
         mlflow_tracking_uri: StrParam | None = None,
         mlflow_experiment: StrParam | None = None,
         run_name: StrParam | None = None,
+        callback_url: StrParam | None = None,
         custom_config: dict[str, Any] | None = None,
     ):
         spec = RecsTrainerSpec(
@@ -64,6 +65,7 @@ class RecsTrainer(base_component.BaseComponent):
             mlflow_tracking_uri=mlflow_tracking_uri,
             mlflow_experiment=mlflow_experiment,
             run_name=run_name,
+            callback_url=callback_url,
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
         )

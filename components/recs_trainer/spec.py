@@ -10,9 +10,9 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.types.standard_component_specs import TrainerSpec
 
 HYPERPARAMETER_KEYS = ("epochs", "batch_size", "learning_rate", "seed")
-# Where and under which names the run is tracked in MLflow (trainer.tracking); "" or unset: the
-# trainer's default.
-TRACKING_KEYS = ("mlflow_tracking_uri", "mlflow_experiment", "run_name")
+# Where and under which names the run is tracked in MLflow (trainer.tracking), and the app's
+# progress callback URL (trainer.progress); "" or unset: the trainer's default.
+TRACKING_KEYS = ("mlflow_tracking_uri", "mlflow_experiment", "run_name", "callback_url")
 
 
 RAW_EXAMPLES_KEY = "raw_examples"

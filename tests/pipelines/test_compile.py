@@ -47,7 +47,7 @@ def test_quicktest_ir_loads_as_pipeline_spec_with_five_components_and_typed_inpu
         "split_strategy": "STRING", "holdout_days": "NUMBER_INTEGER",
         "eval_percent": "NUMBER_INTEGER", "seed": "NUMBER_INTEGER",
         "timestamp_column": "STRING", "customer_column": "STRING",
-        "mlflow_tracking_uri": "STRING", "mlflow_experiment": "STRING",
+        "mlflow_tracking_uri": "STRING", "mlflow_experiment": "STRING", "callback_url": "STRING",
     }  # fmt: skip
     # Epochs, batch size and learning rate default to "the trainer module's" (0), so a run
     # submitted without them never overrides the configs the module was generated from.
@@ -58,6 +58,28 @@ def test_quicktest_ir_loads_as_pipeline_spec_with_five_components_and_typed_inpu
     assert inputs["mlflow_tracking_uri"].default_value.string_value == ""
     assert not inputs["query"].is_optional
     assert template.tag in spec.pipeline_info.description
+
+
+def test_training_ir_has_the_gate_and_registration_as_typed_inputs(compiled):
+    template = get_template("training")
+    spec = vertex.load_pipeline_spec(compiled[template.tag])
+    assert sorted(spec.root.dag.tasks) == sorted(template.components)
+    inputs = spec.root.input_definitions.parameters
+    kinds = {1: "NUMBER_DOUBLE", 2: "NUMBER_INTEGER", 3: "STRING"}
+    gate = ("model_name", "registry_uri", "models_dir", "thresholds", "compared_metrics",
+            "baseline_margin", "champion_tolerance", "product_column")  # fmt: skip
+    assert {n: kinds[inputs[n].parameter_type] for n in gate} == {
+        "model_name": "STRING", "registry_uri": "STRING", "models_dir": "STRING",
+        "thresholds": "STRING", "compared_metrics": "STRING", "baseline_margin": "NUMBER_DOUBLE",
+        "champion_tolerance": "NUMBER_DOUBLE", "product_column": "STRING",
+    }  # fmt: skip
+    assert not inputs["model_name"].is_optional  # every run names its registered model
+    assert inputs["compared_metrics"].default_value.string_value == "recall_at_10,recall_at_100"
+    # The evaluator gates what the registrar registers.
+    registrar = spec.root.dag.tasks["RecsRegistrar"]
+    assert registrar.inputs.artifacts["blessing"].task_output_artifact.producer_task == (
+        "RecsEvaluator"
+    )
 
 
 def test_every_executor_uses_a_pinned_image(compiled):

@@ -16,6 +16,7 @@ import pytest
 from demo import steps
 from pipelines.local import PipelineStepError, run_local
 from pipelines.registry import get_template
+from tests.receiver import events, receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +28,30 @@ def quicktest_run(tmp_path_factory):
     configs = steps.load_example(steps.EXAMPLES / "demo_b2b", epochs=2)
     generated = steps.render(configs, work / "generated")
     lines: list[str] = []
-    run = run_local(get_template("quicktest"), steps.pipeline_values(configs, generated, warehouse),
-                    root=work / "run", report=lines.append, beam_workers=1)  # fmt: skip
-    return run, warehouse, generated, lines
+    values = steps.pipeline_values(configs, generated, warehouse)
+    with receiver() as (url, received):  # the app's webhooks, on localhost
+        run = run_local(get_template("quicktest"), values | {"callback_url": url},
+                        root=work / "run", report=lines.append, beam_workers=1)  # fmt: skip
+    return run, warehouse, generated, lines, events(received)
+
+
+def test_the_app_hears_every_stage_and_epoch(quicktest_run):
+    *_, posted = quicktest_run
+    kinds = [path.rsplit("/", 2)[-2] for path, _ in posted]
+    # Epochs complete while RecsTrainer runs, before its stage does; "completed" comes last.
+    assert kinds == ["stage-complete"] * 4 + ["epoch-complete"] * 2 + [
+        "stage-complete",
+        "completed",
+    ]
+    stages = [p for path, p in posted if "stage-complete" in path]
+    assert [(p["stage"], p["stage_index"]) for p in stages] == [
+        (name, i) for i, name in enumerate(get_template("quicktest").components, start=1)
+    ]
+    assert [p["epoch"] for path, p in posted if "epoch-complete" in path] == [1, 2]
 
 
 def test_every_stage_ran_and_reported_progress(quicktest_run):
-    run, _, _, lines = quicktest_run
+    run, _, _, lines, _ = quicktest_run
     template = get_template("quicktest")
     assert sorted(run.stage_seconds) == sorted(template.components)
     assert [line for line in lines if line.endswith("...")] == [
@@ -72,7 +90,7 @@ def test_the_run_is_tracked_in_the_run_folders_mlflow_store(quicktest_run):
 
 
 def test_served_model_answers_with_original_product_ids(quicktest_run):
-    run, warehouse, generated, _ = quicktest_run
+    run, warehouse, generated, *_ = quicktest_run
     answer = steps.serve_and_ask(run, warehouse, (generated / "dataset_query.sql").read_text())
     prediction = answer["predictions"][0]
     catalogue = set(
@@ -86,22 +104,24 @@ def test_served_model_answers_with_original_product_ids(quicktest_run):
 
 
 def test_a_failing_step_is_named(tmp_path, quicktest_run):
-    _, warehouse, generated, _ = quicktest_run
+    _, warehouse, generated, *_ = quicktest_run
     configs = steps.load_example(steps.EXAMPLES / "demo_b2b", epochs=1)
     values = steps.pipeline_values(configs, generated, warehouse)
     values["query"] = "SELECT * FROM `raw_data`.`no_such_table`"
-    with pytest.raises(PipelineStepError) as error:
-        run_local(get_template("quicktest"), values, root=tmp_path / "run", report=lambda _: None,
-                  beam_workers=1)  # fmt: skip
+    with receiver() as (url, received), pytest.raises(PipelineStepError) as error:
+        run_local(get_template("quicktest"), values | {"callback_url": url},
+                  root=tmp_path / "run", report=lambda _: None, beam_workers=1)  # fmt: skip
     assert error.value.component == "QueryExampleGen"
     assert "no_such_table" in str(error.value)
+    ((path, payload),) = events(received)
+    assert path.endswith("/failed/") and payload["stage"] == "QueryExampleGen"
 
 
 @pytest.mark.parametrize("model_type", ["ranking", "multitask"])
 def test_ranking_and_multitask_configs_render_train_and_serve(model_type, tmp_path, quicktest_run):
     """The demo config as a ranking or multitask model (target: log1p of the quantity), through
     the whole template: RMSE/MAE in the metrics file, original product ids from the server."""
-    _, warehouse, _, _ = quicktest_run
+    _, warehouse, *_ = quicktest_run
     configs = steps.load_example(steps.EXAMPLES / "demo_b2b", epochs=1)
     configs = dataclasses.replace(
         configs, model=configs.model.model_copy(update={"model_type": model_type})

@@ -87,6 +87,13 @@ def test_a_tracking_uri_must_name_a_server_or_a_local_store():
         template.validate(REQUIRED | {"mlflow_tracking_uri": "mlflow.example.com"})
 
 
+def test_a_callback_url_must_be_http():
+    template = get_template("quicktest")
+    assert template.validate(REQUIRED).callback_url == ""
+    with pytest.raises(SpecError, match="parameters: callback_url: must be an http"):
+        template.validate(REQUIRED | {"callback_url": "ftp://app/webhook"})
+
+
 def test_custom_config_must_be_an_object():
     with pytest.raises(ValueError, match="custom_config must be a JSON object"):
         merge_hyperparameters({"custom_config": "[1, 2]", "epochs": 1})
@@ -128,3 +135,18 @@ def test_a_run_without_trainer_values_keeps_the_trainer_modules():
         ValueError, match="run parameter batch_size: Input should be less than or equal to 65536"
     ):
         hyperparameters(model, training, {"batch_size": 100_000})
+
+
+def test_training_parameters_name_what_is_wrong():
+    template = get_template("training")
+    params = template.validate(REQUIRED | {"model_name": "acme-main"})
+    assert (params.registry_uri, params.models_dir, params.thresholds) == ("", "", "{}")
+    with pytest.raises(SpecError) as error:
+        template.validate(REQUIRED | {"model_name": "Acme Main", "thresholds": '{"r": "high"}',
+                                      "champion_tolerance": 1.0})  # fmt: skip
+    text = str(error.value)
+    assert "training-v1.0.0 parameters: model_name: 1-63 lowercase letters" in text
+    assert "thresholds: a JSON object of metric -> number" in text
+    assert "champion_tolerance: Input should be less than 1" in text
+    with pytest.raises(SpecError, match="model_name: Field required"):
+        template.validate(REQUIRED)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
+from pipelines.stages import build_stages
 from pipelines.template import PipelineTemplate
 from specs.base import Spec
 from specs.parameters import (
@@ -19,6 +20,7 @@ from specs.parameters import (
     SamplePercent,
     Seed,
     SplitStrategy,
+    check_callback_url,
     check_tracking_uri,
     check_trainer_parameter,
 )
@@ -62,6 +64,17 @@ class QuickTestParameters(Spec):
         default="", description="MLflow experiment (the model endpoint); empty: the feature config"
     )
 
+    callback_url: str = Field(
+        default="",
+        description="the app's webhook root for this run: stage-complete and epoch-complete are "
+        "POSTed under it (trainer.progress); empty: no callbacks",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_url(cls, value: str) -> str:
+        return check_callback_url(value)
+
     @field_validator("mlflow_tracking_uri")
     @classmethod
     def _tracking_uri(cls, value: str) -> str:
@@ -86,52 +99,11 @@ def create_pipeline(
     """The quick-test pipeline from parameter values (literals or RuntimeParameters)."""
     from tfx import v1 as tfx
 
-    from components.query_example_gen import QueryExampleGen
-    from components.recs_trainer import RecsTrainer
-
-    example_gen = QueryExampleGen(
-        query=values["query"],
-        warehouse_uri=values["warehouse_uri"],
-        sample_percent=values["sample_percent"],
-        split_strategy=values["split_strategy"],
-        eval_percent=values["eval_percent"],
-        holdout_days=values["holdout_days"],
-        seed=values["seed"],
-        timestamp_column=values["timestamp_column"],
-        customer_column=values["customer_column"],
-    )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
-    )
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
-        module_file=values["transform_module"],
-        # Vocabularies and statistics are fitted on train only: eval must not leak into them.
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
-        # StatisticsGen already describes the raw data and nothing reads Transform's own pre-
-        # and post-transform statistics; computing them took a third of its time.
-        disable_statistics=True,
-    )
-    trainer = RecsTrainer(
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        raw_examples=example_gen.outputs["examples"],
-        module_file=values["trainer_module"],
-        epochs=values["epochs"],
-        batch_size=values["batch_size"],
-        learning_rate=values["learning_rate"],
-        seed=values["seed"],
-        mlflow_tracking_uri=values["mlflow_tracking_uri"],
-        mlflow_experiment=values["mlflow_experiment"],
-        run_name="quick-test",
-    )
+    stages = build_stages(values, run_name="quick-test")
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, transform, trainer],
+        components=[stages[name] for name in COMPONENTS],
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args),
         enable_cache=False,

@@ -1,0 +1,61 @@
+"""The stages the templates share: sample the data, describe it, transform it, train.
+
+Every template builds these the same way from its parameter values (literals for a local run,
+RuntimeParameters for Vertex AI), so a parameter means the same thing in each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def build_stages(values: dict[str, Any], *, run_name: str) -> dict[str, Any]:
+    """QueryExampleGen, StatisticsGen, SchemaGen, Transform and RecsTrainer, by component id.
+
+    `run_name` names the trainer's MLflow runs (`quick-test`, `training`)."""
+    from tfx import v1 as tfx
+
+    from components.query_example_gen import QueryExampleGen
+    from components.recs_trainer import RecsTrainer
+
+    example_gen = QueryExampleGen(
+        query=values["query"],
+        warehouse_uri=values["warehouse_uri"],
+        sample_percent=values["sample_percent"],
+        split_strategy=values["split_strategy"],
+        eval_percent=values["eval_percent"],
+        holdout_days=values["holdout_days"],
+        seed=values["seed"],
+        timestamp_column=values["timestamp_column"],
+        customer_column=values["customer_column"],
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    )
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        module_file=values["transform_module"],
+        # Vocabularies and statistics are fitted on train only: eval must not leak into them.
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        # StatisticsGen already describes the raw data and nothing reads Transform's own pre-
+        # and post-transform statistics; computing them took a third of its time.
+        disable_statistics=True,
+    )
+    trainer = RecsTrainer(
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        raw_examples=example_gen.outputs["examples"],
+        module_file=values["trainer_module"],
+        epochs=values["epochs"],
+        batch_size=values["batch_size"],
+        learning_rate=values["learning_rate"],
+        seed=values["seed"],
+        mlflow_tracking_uri=values["mlflow_tracking_uri"],
+        mlflow_experiment=values["mlflow_experiment"],
+        run_name=run_name,
+        callback_url=values["callback_url"],
+    )
+    return {c.id: c for c in (example_gen, statistics_gen, schema_gen, transform, trainer)}

@@ -1,0 +1,1 @@
+"""The full training template: quick test + validation, evaluation gate and registration."""

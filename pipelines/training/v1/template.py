@@ -1,0 +1,145 @@
+"""training v1: train on the client's data, gate the model on its evaluation, register it.
+
+The quick test's stages (sample, describe, transform, train; `pipelines.stages`), then
+ExampleValidator (anomalies of the data against its schema), RecsEvaluator (the exported
+model's recall and NDCG next to the baselines and the champion; the blessing) and RecsRegistrar
+(a blessed model is copied to its versioned path and registered as the champion). A model that
+is not blessed is neither copied nor registered, and the run says why.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from pipelines.quicktest.v1.template import QuickTestParameters
+from pipelines.stages import build_stages
+from pipelines.template import PipelineTemplate
+
+VERSION = "1.0.0"
+COMPONENTS = (
+    "QueryExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "Transform",
+    "RecsTrainer",
+    "RecsEvaluator",
+    "RecsRegistrar",
+)
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+
+
+class TrainingParameters(QuickTestParameters):
+    """The quick test's inputs, plus the evaluation gate, the registry and the served models."""
+
+    product_column: str = Field(default="product_id", description="output column of the query")
+    model_name: str = Field(description="the registered model: the tenant's endpoint")
+    registry_uri: str = Field(
+        default="",
+        description="vertex://<project>/<region>, or an MLflow URI; empty: the local run's store",
+    )
+    models_dir: str = Field(
+        default="",
+        description="where blessed models are copied, <models_dir>/<model>/v<version>/; empty: "
+        "the local run folder's models/",
+    )
+    thresholds: str = Field(
+        default="{}", description='JSON {"metric": minimum} (maximum for RMSE/MAE)'
+    )
+    compared_metrics: str = Field(
+        default="recall_at_10,recall_at_100",
+        description="metrics compared with the best baseline and the champion",
+    )
+    baseline_margin: float = Field(default=0.0, ge=0.0, le=10.0)
+    champion_tolerance: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not _MODEL_NAME.fullmatch(value):
+            raise ValueError(
+                "1-63 lowercase letters, digits, hyphens and underscores, starting with a letter"
+            )
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: str) -> str:
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc.msg}") from None
+        if not isinstance(parsed, dict) or not all(
+            isinstance(v, int | float) for v in parsed.values()
+        ):
+            raise ValueError('a JSON object of metric -> number, e.g. {"recall_at_10": 0.2}')
+        return value
+
+
+def create_pipeline(
+    values: dict[str, Any],
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    metadata_connection_config=None,
+    beam_pipeline_args: tuple[str, ...] = (),
+):
+    """The training pipeline from parameter values (literals or RuntimeParameters)."""
+    from tfx import v1 as tfx
+
+    from components.recs_evaluator.component import RecsEvaluator
+    from components.recs_registrar.component import RecsRegistrar
+
+    stages = build_stages(values, run_name="training")
+    example_gen, trainer = stages["QueryExampleGen"], stages["RecsTrainer"]
+    stages["ExampleValidator"] = tfx.components.ExampleValidator(
+        statistics=stages["StatisticsGen"].outputs["statistics"],
+        schema=stages["SchemaGen"].outputs["schema"],
+    )
+    evaluator = RecsEvaluator(
+        model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        examples=stages["Transform"].outputs["transformed_examples"],
+        raw_examples=example_gen.outputs["examples"],
+        transform_graph=stages["Transform"].outputs["transform_graph"],
+        query_id=values["customer_column"],
+        candidate_id=values["product_column"],
+        thresholds=values["thresholds"],
+        compared_metrics=values["compared_metrics"],
+        baseline_margin=values["baseline_margin"],
+        champion_tolerance=values["champion_tolerance"],
+        registry_uri=values["registry_uri"],
+        model_name=values["model_name"],
+    )
+    stages["RecsEvaluator"] = evaluator
+    stages["RecsRegistrar"] = RecsRegistrar(
+        model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        blessing=evaluator.outputs["blessing"],
+        evaluation=evaluator.outputs["evaluation"],
+        registry_uri=values["registry_uri"],
+        model_name=values["model_name"],
+        models_dir=values["models_dir"],
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[stages[name] for name in COMPONENTS],
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+        enable_cache=False,
+    )
+
+
+TEMPLATE = PipelineTemplate(
+    name="training",
+    version=VERSION,
+    description=__doc__.strip().splitlines()[0],
+    parameters=TrainingParameters,
+    components=COMPONENTS,
+    build=create_pipeline,
+)
