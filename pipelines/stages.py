@@ -59,3 +59,27 @@ def build_stages(values: dict[str, Any], *, run_name: str) -> dict[str, Any]:
         callback_url=values["callback_url"],
     )
     return {c.id: c for c in (example_gen, statistics_gen, schema_gen, transform, trainer)}
+
+
+def assemble(
+    stages: dict[str, Any],
+    components: tuple[str, ...],
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    metadata_connection_config=None,
+    beam_pipeline_args: tuple[str, ...] = (),
+):
+    """The `tfx.dsl.Pipeline` of `stages`, in the template's component order; no cache (every
+    run reads the warehouse afresh). The keyword arguments are the runner's (`PipelineTemplate.
+    build`): a template's `create_pipeline(values, **runner)` passes them through."""
+    from tfx import v1 as tfx
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[stages[name] for name in components],
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args),
+        enable_cache=False,
+    )

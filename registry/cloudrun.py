@@ -22,8 +22,9 @@ from typing import Any
 
 from infra.config import PRESETS, Preset
 from infra.naming import cloud_run
-from registry.base import ModelVersion, RegistryError
+from registry.base import ModelVersion
 from registry.labels import label_value
+from registry.rest import RestClient, Session
 from serving.routing import CONTAINER_PORT, HEALTH_ROUTE
 
 API = "https://run.googleapis.com/v2"
@@ -108,38 +109,22 @@ class CloudRunDeployer:
 
     def __init__(
         self,
-        session,
+        session: Session,
         *,
         sleep: Callable[[float], None] = time.sleep,
         poll_seconds: float = 5.0,
         timeout_seconds: float = 900.0,
     ) -> None:
-        self._session = session
-        self._sleep = sleep
-        self._poll = poll_seconds
-        self._timeout = timeout_seconds
-
-    def _call(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
-        response = self._session.request(method, url, json=body)
-        if response.status_code >= 400:
-            raise RegistryError(f"{method} {url}: HTTP {response.status_code}: {response.text}")
-        return response.json()
+        self._rest = RestClient(
+            session, sleep=sleep, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+        )
 
     def deploy(
         self, endpoint: Endpoint, version: ModelVersion, *, image: str, model_path: str
     ) -> str:
         """Roll out the version; returns the service's URL. Raises RegistryError on failure."""
-        operation = self._call(*deploy_request(endpoint, version, image=image,
-                                               model_path=model_path))  # fmt: skip
-        deadline = time.monotonic() + self._timeout
-        while not operation.get("done"):
-            if time.monotonic() > deadline:
-                raise RegistryError(f"deploying {endpoint.service_name}: still running after "
-                                    f"{self._timeout:.0f}s")  # fmt: skip
-            self._sleep(self._poll)
-            operation = self._call("GET", f"{API}/{operation['name']}")
-        if "error" in operation:
-            message = operation["error"].get("message", operation["error"])
-            raise RegistryError(f"deploying {endpoint.service_name} failed: {message}")
-        self._call(*invoker_policy_request(endpoint))
-        return operation.get("response", {}).get("uri", "")
+        method, url, body = deploy_request(endpoint, version, image=image, model_path=model_path)
+        operation = self._rest.call(method, url, body)
+        response = self._rest.wait(operation, api=API, what=f"deploying {endpoint.service_name}")
+        self._rest.call(*invoker_policy_request(endpoint))
+        return response.get("uri", "")

@@ -17,10 +17,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from registry.base import ModelVersion, Registration, RegistryError
+from registry.base import ModelVersion, Registration
 from registry.labels import version_labels
+from registry.rest import RestClient, Session
 from serving.routing import (
     CONTAINER_PORT,
     HEALTH_ROUTE,
@@ -110,10 +111,6 @@ def alias_request(
     return url, {"versionAliases": aliases}
 
 
-class Session(Protocol):
-    def request(self, method: str, url: str, json: Any = None): ...
-
-
 class VertexModelRegistry:
     """`ModelRegistry` on Vertex AI, through an authorized HTTP session."""
 
@@ -127,18 +124,10 @@ class VertexModelRegistry:
         timeout_seconds: float = 1800.0,
     ) -> None:
         self.target = target
-        self._session = session
-        self._sleep = sleep
-        self._poll = poll_seconds
-        self._timeout = timeout_seconds
-
-    def _call(self, method: str, url: str, body: Any = None, *, missing_ok: bool = False):
-        response = self._session.request(method, url, json=body)
-        if missing_ok and response.status_code == 404:
-            return None
-        if response.status_code >= 400:
-            raise RegistryError(f"{method} {url}: HTTP {response.status_code}: {response.text}")
-        return response.json()
+        self._rest = RestClient(
+            session, sleep=sleep, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds
+        )
+        self._call = self._rest.call
 
     def get(self, model_name: str, alias: str = "champion") -> ModelVersion | None:
         url = f"{self.target.api}/{self.target.model(model_name)}@{alias}"
@@ -167,7 +156,8 @@ class VertexModelRegistry:
         free = tuple(a for a in registration.aliases if held.get(a) is None)
         url, body = upload_request(registration, self.target, model_exists=exists, aliases=free)
         operation = self._call("POST", url, body)
-        version_id = self._wait(operation)["modelVersionId"]
+        response = self._rest.wait(operation, api=self.target.api, what="upload")
+        version_id = response["modelVersionId"]
         # Move the aliases other versions hold, now that the upload has succeeded.
         for alias, holder in held.items():
             if holder is None:
@@ -175,20 +165,6 @@ class VertexModelRegistry:
             self._call("POST", *alias_request(self.target, name, holder.version, remove=(alias,)))
             self._call("POST", *alias_request(self.target, name, version_id, add=(alias,)))
         return _version(self._call("GET", f"{model_url}@{version_id}"))
-
-    def _wait(self, operation: dict[str, Any]) -> dict[str, Any]:
-        """The response of a long-running operation, polled until done."""
-        deadline = time.monotonic() + self._timeout
-        while not operation.get("done"):
-            if time.monotonic() > deadline:
-                raise RegistryError(f"operation {operation.get('name')} still running after "
-                                    f"{self._timeout:.0f}s")  # fmt: skip
-            self._sleep(self._poll)
-            operation = self._call("GET", f"{self.target.api}/{operation['name']}")
-        if "error" in operation:
-            error = operation["error"]
-            raise RegistryError(f"upload failed: {error.get('message', error)}")
-        return operation["response"]
 
 
 def _version(model: dict[str, Any]) -> ModelVersion:

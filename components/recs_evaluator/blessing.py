@@ -15,11 +15,27 @@ evaluation file says why.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_COMPARED = ("recall_at_10", "recall_at_100")
+
+
+def parse_thresholds(raw: str) -> dict[str, float]:
+    """`{"metric": bound}` from its JSON text; ValueError saying what is wrong."""
+    try:
+        parsed = json.loads(raw or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg}): {raw!r}") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in parsed.values()
+    ):
+        raise ValueError(
+            f'a JSON object of metric -> number, e.g. {{"recall_at_10": 0.2}}: {raw!r}'
+        )
+    return {str(k): float(v) for k, v in parsed.items()}
 
 
 def lower_is_better(metric: str) -> bool:

@@ -22,7 +22,12 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.recs_evaluator.blessing import BlessingPolicy, decide, evaluation_record
+from components.recs_evaluator.blessing import (
+    BlessingPolicy,
+    decide,
+    evaluation_record,
+    parse_thresholds,
+)
 from components.recs_evaluator.spec import EVALUATION_FILE
 
 log = logging.getLogger(__name__)
@@ -32,20 +37,15 @@ RATING_METRICS = ("test_rmse", "test_mae", "final_val_rmse", "final_val_mae")
 
 def policy_from(exec_properties: dict[str, Any]) -> BlessingPolicy:
     """The blessing policy from the component's parameters; errors name the parameter."""
-    raw = exec_properties.get("thresholds") or "{}"
     try:
-        thresholds = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"thresholds: not JSON ({exc.msg}): {raw!r}") from None
-    if not isinstance(thresholds, dict) or not all(
-        isinstance(v, int | float) for v in thresholds.values()
-    ):
-        raise ValueError(f"thresholds: a JSON object of metric -> number, got {raw!r}")
+        thresholds = parse_thresholds(exec_properties.get("thresholds") or "{}")
+    except ValueError as exc:
+        raise ValueError(f"thresholds: {exc}") from None
     compared = tuple(
         m.strip() for m in (exec_properties.get("compared_metrics") or "").split(",") if m.strip()
     )
     return BlessingPolicy(
-        thresholds={str(k): float(v) for k, v in thresholds.items()},
+        thresholds=thresholds,
         compared_metrics=compared,
         baseline_margin=float(exec_properties.get("baseline_margin") or 0.0),
         champion_tolerance=float(exec_properties.get("champion_tolerance") or 0.0),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
@@ -16,6 +15,7 @@ from registry.cloudrun import (
     invoker_policy_request,
     versioned_model_path,
 )
+from tests.registry.fakes import Response
 
 ENDPOINT = Endpoint(
     name="acme-main",
@@ -102,18 +102,6 @@ def test_only_a_public_endpoint_admits_all_users():
     assert body["policy"]["bindings"][0]["members"] == [ENDPOINT.app_member, "allUsers"]
 
 
-class _Response:
-    def __init__(self, status, payload):
-        self.status_code, self._payload = status, payload
-
-    def json(self):
-        return self._payload
-
-    @property
-    def text(self):
-        return json.dumps(self._payload)
-
-
 class FakeCloudRun:
     def __init__(self, outcome):
         self.calls, self.outcome = [], outcome
@@ -121,10 +109,10 @@ class FakeCloudRun:
     def request(self, method, url, json=None):
         self.calls.append((method, url.removeprefix("https://run.googleapis.com/v2/")))
         if method == "PATCH":
-            return _Response(200, {"name": "operations/deploy-1", "done": False})
+            return Response(200, {"name": "operations/deploy-1", "done": False})
         if method == "GET":
-            return _Response(200, {"name": "operations/deploy-1", "done": True, **self.outcome})
-        return _Response(200, json["policy"])
+            return Response(200, {"name": "operations/deploy-1", "done": True, **self.outcome})
+        return Response(200, json["policy"])
 
 
 def test_the_deployer_waits_for_the_rollout_then_sets_the_invokers():

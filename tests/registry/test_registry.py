@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 import pytest
@@ -11,6 +10,7 @@ from registry import CHAMPION, Registration, RegistryError
 from registry.labels import version_labels
 from registry.mlflow_registry import MlflowModelRegistry
 from registry.vertex import VertexModelRegistry, VertexTarget, alias_request, upload_request
+from tests.registry.fakes import Response
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
 METRICS = {"recall_at_10": 0.3729, "recall_at_100": 0.5177, "new_recall_at_10": 0.1206}
@@ -164,18 +164,6 @@ def test_a_registry_uri_names_its_backend(tmp_path):
             open_registry(bad)
 
 
-class _Response:
-    def __init__(self, status: int, payload=None):
-        self.status_code, self._payload = status, payload
-
-    def json(self):
-        return self._payload
-
-    @property
-    def text(self):
-        return json.dumps(self._payload)
-
-
 class FakeVertex:
     """The few Model Registry routes the backend calls, enough to follow its requests."""
 
@@ -188,16 +176,16 @@ class FakeVertex:
         self.calls.append((method, url, json))
         path = url.removeprefix(API + "/")
         if method == "POST" and path.endswith("models:upload"):
-            return _Response(200, {"name": "operations/upload-1", "done": False})
+            return Response(200, {"name": "operations/upload-1", "done": False})
         if method == "GET" and path == "operations/upload-1":
             if self.fail_upload:
-                return _Response(200, {"name": "operations/upload-1", "done": True,
+                return Response(200, {"name": "operations/upload-1", "done": True,
                                        "error": {"message": "artifact not found"}})  # fmt: skip
             body = self.calls_to("models:upload")[-1]
             version = {**body["model"], "name": MODEL, "versionId": str(len(self.versions) + 1)}
             version.setdefault("versionAliases", [])
             self.versions.append(version)
-            return _Response(200, {"name": "operations/upload-1", "done": True,
+            return Response(200, {"name": "operations/upload-1", "done": True,
                                    "response": {"model": MODEL,
                                                 "modelVersionId": version["versionId"]}})  # fmt: skip
         if method == "POST" and path.endswith(":mergeVersionAliases"):
@@ -207,14 +195,14 @@ class FakeVertex:
                     version["versionAliases"].remove(alias[1:])
                 else:
                     version["versionAliases"].append(alias)
-            return _Response(200, version)
+            return Response(200, version)
         if method == "GET" and path.startswith(MODEL):
             if not self.versions:
-                return _Response(404, {"error": {"code": 404}})
+                return Response(404, {"error": {"code": 404}})
             if "@" not in path:
-                return _Response(200, self.versions[-1])
+                return Response(200, self.versions[-1])
             found = self._find(path.split("@")[1])
-            return _Response(200, found) if found else _Response(404, {"error": {"code": 404}})
+            return Response(200, found) if found else Response(404, {"error": {"code": 404}})
         raise AssertionError(f"unexpected call {method} {url}")
 
     def _find(self, ref):
@@ -260,7 +248,7 @@ def test_a_failed_upload_raises_and_moves_no_alias():
 def test_an_http_error_names_the_call():
     class Forbidden:
         def request(self, method, url, json=None):
-            return _Response(403, {"error": {"message": "permission denied"}})
+            return Response(403, {"error": {"message": "permission denied"}})
 
     registry = VertexModelRegistry(TARGET, Forbidden())
     with pytest.raises(RegistryError, match=r"GET .*models/acme-retail: HTTP 403"):

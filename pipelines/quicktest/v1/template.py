@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from pipelines.stages import build_stages
+from pipelines.stages import assemble, build_stages
 from pipelines.template import PipelineTemplate
 from specs.base import Spec
 from specs.parameters import (
@@ -88,26 +88,10 @@ class QuickTestParameters(Spec):
         return check_trainer_parameter(info.field_name, value)
 
 
-def create_pipeline(
-    values: dict[str, Any],
-    *,
-    pipeline_name: str,
-    pipeline_root: str,
-    metadata_connection_config=None,
-    beam_pipeline_args: tuple[str, ...] = (),
-):
+def create_pipeline(values: dict[str, Any], **runner: Any):
     """The quick-test pipeline from parameter values (literals or RuntimeParameters)."""
-    from tfx import v1 as tfx
-
     stages = build_stages(values, run_name="quick-test")
-    return tfx.dsl.Pipeline(
-        pipeline_name=pipeline_name,
-        pipeline_root=pipeline_root,
-        components=[stages[name] for name in COMPONENTS],
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args),
-        enable_cache=False,
-    )
+    return assemble(stages, COMPONENTS, **runner)
 
 
 TEMPLATE = PipelineTemplate(

@@ -9,14 +9,14 @@ is not blessed is neither copied nor registered, and the run says why.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from pydantic import Field, field_validator
 
+from components.recs_evaluator.blessing import parse_thresholds
 from pipelines.quicktest.v1.template import QuickTestParameters
-from pipelines.stages import build_stages
+from pipelines.stages import assemble, build_stages
 from pipelines.template import PipelineTemplate
 
 VERSION = "1.0.0"
@@ -69,25 +69,11 @@ class TrainingParameters(QuickTestParameters):
     @field_validator("thresholds")
     @classmethod
     def _thresholds(cls, value: str) -> str:
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc.msg}") from None
-        if not isinstance(parsed, dict) or not all(
-            isinstance(v, int | float) for v in parsed.values()
-        ):
-            raise ValueError('a JSON object of metric -> number, e.g. {"recall_at_10": 0.2}')
+        parse_thresholds(value)
         return value
 
 
-def create_pipeline(
-    values: dict[str, Any],
-    *,
-    pipeline_name: str,
-    pipeline_root: str,
-    metadata_connection_config=None,
-    beam_pipeline_args: tuple[str, ...] = (),
-):
+def create_pipeline(values: dict[str, Any], **runner: Any):
     """The training pipeline from parameter values (literals or RuntimeParameters)."""
     from tfx import v1 as tfx
 
@@ -125,14 +111,7 @@ def create_pipeline(
         model_name=values["model_name"],
         models_dir=values["models_dir"],
     )
-    return tfx.dsl.Pipeline(
-        pipeline_name=pipeline_name,
-        pipeline_root=pipeline_root,
-        components=[stages[name] for name in COMPONENTS],
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args),
-        enable_cache=False,
-    )
+    return assemble(stages, COMPONENTS, **runner)
 
 
 TEMPLATE = PipelineTemplate(
