@@ -258,7 +258,9 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     needed |= {n for n in (time_name, target) if n}
     spec = {name: tft_output.transformed_feature_spec()[name] for name in sorted(needed)}
 
-    strategy = make_strategy()
+    strategy = make_strategy(
+        requested_gpus=int((fn_args.custom_config or {}).get("gpu_count") or 0)
+    )
     batch_size = global_batch_size(hp["batch_size"], strategy)
     hp["global_batch_size"] = batch_size
     hp["replicas"] = strategy.num_replicas_in_sync

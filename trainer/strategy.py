@@ -38,9 +38,27 @@ def visible_gpus() -> list[str]:
     return [device.name for device in tf.config.list_logical_devices("GPU")]
 
 
-def make_strategy(gpus: Sequence[str] | None = None) -> tf.distribute.Strategy:
-    """Build the strategy for `gpus` (default: the visible GPUs) and log the devices it uses."""
+class GpusNotVisibleError(RuntimeError):
+    """GPUs were requested for the training, but TensorFlow sees fewer."""
+
+
+def make_strategy(
+    gpus: Sequence[str] | None = None, *, requested_gpus: int = 0
+) -> tf.distribute.Strategy:
+    """Build the strategy for `gpus` (default: the visible GPUs) and log the devices it uses.
+
+    `requested_gpus` is what the run was given (the worker pool's accelerator count): fewer
+    visible GPUs than that fails the run at once, rather than training on the CPU while paying
+    for idle GPUs (the product's recorded bug)."""
     gpus = visible_gpus() if gpus is None else list(gpus)
+    if requested_gpus < 0:
+        raise ValueError(f"gpu_count must be 0 or more, got {requested_gpus}")
+    if len(gpus) < requested_gpus:
+        raise GpusNotVisibleError(
+            f"{requested_gpus} GPU(s) requested but {len(gpus)} visible to TensorFlow "
+            f"({', '.join(gpus) or 'none'}): check the CUDA libraries of the trainer image and "
+            "the worker pool's accelerators"
+        )
     choice = choose_strategy(gpus)
     if choice.kind == "mirrored":
         strategy: tf.distribute.Strategy = tf.distribute.MirroredStrategy(devices=choice.devices)
