@@ -22,6 +22,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components.artifact_files import read_artifact_json
 from components.recs_evaluator.blessing import (
     BlessingPolicy,
     decide,
@@ -31,7 +32,6 @@ from components.recs_evaluator.blessing import (
 from components.recs_evaluator.spec import EVALUATION_FILE
 
 log = logging.getLogger(__name__)
-METRICS_FILE = "training_metrics.json"  # trainer.run.METRICS_FILE, without importing the trainer
 RATING_METRICS = ("test_rmse", "test_mae", "final_val_rmse", "final_val_mae")
 
 
@@ -73,6 +73,7 @@ class Executor(base_executor.BaseExecutor):
         from trainer.data import read_columns
         from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
         from trainer.metrics import KS
+        from trainer.run import METRICS_FILE
 
         policy = policy_from(exec_properties)
         qid, cid = exec_properties["query_id"], exec_properties["candidate_id"]
@@ -101,7 +102,7 @@ class Executor(base_executor.BaseExecutor):
         )
         metrics = evaluate_exported(export_dir, raw_eval, _serving_inputs(export_dir, raw_spec),
                                     **query)  # fmt: skip
-        trainer_metrics = self._trainer_metrics(input_dict)
+        trainer_metrics = read_artifact_json(input_dict["model_run"], METRICS_FILE)
         for name in RATING_METRICS:
             value = trainer_metrics.get("final_metrics", {}).get(name)
             if value is not None:
@@ -125,14 +126,6 @@ class Executor(base_executor.BaseExecutor):
         record["mlflow"] = trainer_metrics.get("mlflow")
         self._write(output_dict, record)
         log.info("RecsEvaluator: %s", record["summary"])
-
-    @staticmethod
-    def _trainer_metrics(input_dict) -> dict[str, Any]:
-        path = os.path.join(artifact_utils.get_single_uri(input_dict["model_run"]), METRICS_FILE)
-        if not tf.io.gfile.exists(path):
-            return {}
-        with tf.io.gfile.GFile(path) as f:
-            return json.load(f)
 
     @staticmethod
     def _champion(exec_properties, raw_eval, raw_spec, query):

@@ -5,42 +5,32 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
 
 from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
+from components.artifact_files import read_artifact_json
+from components.recs_evaluator.spec import EVALUATION_FILE
 from components.recs_registrar.spec import REGISTRATION_FILE
 
 log = logging.getLogger(__name__)
-METRICS_FILE = "training_metrics.json"
-EVALUATION_FILE = "evaluation.json"
-
-
-def _read_json(folder: str, name: str) -> dict[str, Any]:
-    path = os.path.join(folder, name)
-    if not os.path.exists(path) and "://" not in path:
-        return {}
-    return json.loads(io_utils.read_string_file(path))
 
 
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
         from registry import CHAMPION, Registration, open_registry
+        from trainer.run import METRICS_FILE
 
         blessing = artifact_utils.get_single_instance(input_dict["blessing"])
-        evaluation = _read_json(
-            artifact_utils.get_single_uri(input_dict["evaluation"]), EVALUATION_FILE
-        )
+        evaluation = read_artifact_json(input_dict["evaluation"], EVALUATION_FILE)
         name = exec_properties["model_name"]
         if not blessing.get_int_custom_property("blessed"):
             record = {"registered": False, "model_name": name,
                       "reason": evaluation.get("summary", "not blessed")}  # fmt: skip
         else:
-            trainer = _read_json(artifact_utils.get_single_uri(input_dict["model_run"]),
-                                 METRICS_FILE)  # fmt: skip
+            trainer = read_artifact_json(input_dict["model_run"], METRICS_FILE)
             run_id = (trainer.get("mlflow") or {}).get("run_id") or blessing.id or "unknown"
             metrics = {k: v for k, v in evaluation.get("metrics", {}).items()
                        if isinstance(v, int | float)}  # fmt: skip
