@@ -1,10 +1,13 @@
 """The local demo on embedded defaults: `make demo` (nox -s demo) runs this.
 
     python -m demo [--out out/demo] [--epochs N] [--customers N] [--transactions N]
+                   [--keep-serving]
 
 Stages: synthetic B2B data into a local warehouse → modules generated from the example configs →
-the quick-test pipeline on TFX LocalDagRunner → the recall table (model vs popularity) → the
-trained model served on localhost answering a request → the offline infra plan of a tenant.
+the quick-test pipeline on TFX LocalDagRunner → the recall table (model vs every baseline) → the
+trained model served on localhost answering a request → the training pipeline (evaluation gate,
+registration, the champion deployed on 127.0.0.1 and answering) → the offline infra plan of a
+tenant.
 """
 
 from __future__ import annotations
@@ -34,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=800)
     parser.add_argument("--transactions", type=int, default=60_000)
     parser.add_argument("--tenant", default=DEMO_TENANT, help="tenant whose infra plan to show")
+    parser.add_argument("--keep-serving", action="store_true",
+                        help="leave the deployed champion's server running after the demo")  # fmt: skip
     args = parser.parse_args(argv)
 
-    from demo import steps
+    from demo import steps, training
 
     started = time.perf_counter()
     out = args.out.resolve()
-    total = 6
+    total = 7
 
     stage(1, total, "synthetic B2B data into the local warehouse")
     warehouse = steps.make_data(
@@ -71,11 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     stage(5, total, "serve the model on localhost and ask it for recommendations")
     steps.serve_and_ask(run, warehouse, (generated / "dataset_query.sql").read_text())
 
-    stage(6, total, f"offline infra plan of tenant {args.tenant!r} (Pulumi mocks)")
+    stage(6, total, "training pipeline: evaluation gate, registration, local deployment")
+    training_dir = out / "training"
+    training.clear(training_dir)
+    trained = training.run_training(configs, generated, warehouse, training_dir)
+    deployment = training.report(trained)
+    training.ask_champion(deployment, warehouse, (generated / "dataset_query.sql").read_text())
+    if deployment["status"] == "deployed" and not args.keep_serving:
+        training.stop_serving(training_dir)
+
+    stage(7, total, f"offline infra plan of tenant {args.tenant!r} (Pulumi mocks)")
     steps.show_plan(args.tenant)
 
     print(f"\ndemo finished in {time.perf_counter() - started:.0f}s. Artifacts:")
-    for label, path in steps.artifact_paths(run, warehouse, generated).items():
+    paths = steps.artifact_paths(run, warehouse, generated)
+    paths |= {"training run": training_dir, "registered models": training_dir / "models"}
+    for label, path in paths.items():
         print(f"  {label:18} {path}")
     print(json.dumps({"demo": "ok", "run": str(run.root)}))
     return 0

@@ -153,24 +153,28 @@ def serve_and_ask(run: LocalRun, warehouse: Path, query: str) -> dict:
     host, port = server.server_address[:2]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    base = f"http://{host}:{port}/v1/models/recommender"
     try:
-        with urllib.request.urlopen(f"{base}/metadata", timeout=30) as response:
-            signature = json.loads(response.read())["metadata"]["signature_def"]["serving_default"]
-        inputs = sorted(signature["inputs"])
-        instance = sample_instance(warehouse, query, inputs)
-        print(f"  POST {base}:predict")
-        print(f"  request : {json.dumps({'instances': [instance]})}")
-        answer = predict(f"{base}:predict", {"instances": [instance]})
-        top = answer["predictions"][0]
-        pairs = ", ".join(
-            f"{p} ({s:.2f})" for p, s in zip(top["product_ids"][:5], top["scores"][:5])
-        )
-        print(f"  response: top-5 of {len(top['product_ids'])}: {pairs}")
-        return answer
+        return ask(f"http://{host}:{port}", warehouse, query)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def ask(server_url: str, warehouse: Path, query: str) -> dict:
+    """Send the model server at `server_url` one customer's latest row; print and return the
+    answer. The request carries exactly the inputs the served signature declares."""
+    base = f"{server_url}/v1/models/recommender"
+    with urllib.request.urlopen(f"{base}/metadata", timeout=30) as response:
+        signature = json.loads(response.read())["metadata"]["signature_def"]["serving_default"]
+    inputs = sorted(signature["inputs"])
+    instance = sample_instance(warehouse, query, inputs)
+    print(f"  POST {base}:predict")
+    print(f"  request : {json.dumps({'instances': [instance]})}")
+    answer = predict(f"{base}:predict", {"instances": [instance]})
+    top = answer["predictions"][0]
+    pairs = ", ".join(f"{p} ({s:.2f})" for p, s in zip(top["product_ids"][:5], top["scores"][:5]))
+    print(f"  response: top-5 of {len(top['product_ids'])}: {pairs}")
+    return answer
 
 
 def show_plan(tenant: str, max_lines: int = 25) -> None:

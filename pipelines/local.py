@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.status import artifact_reader, summarize
 from pipelines.template import PipelineTemplate
 from trainer.progress import ProgressReporter
 
@@ -25,6 +26,7 @@ class PipelineStepError(RuntimeError):
 
     def __init__(self, component: str, cause: BaseException):
         self.component = component
+        self.summary: dict = {}  # the run's status and stages (pipelines.status)
         super().__init__(f"pipeline step {component} failed: {type(cause).__name__}: {cause}")
 
 
@@ -35,6 +37,10 @@ class LocalRun:
     metadata_path: Path
     stage_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
+    status: str = ""
+    """The product's run status: completed, not_blessed, deployed, deploy_failed."""
+    stages: list[dict] = field(default_factory=list)
+    """The product's stages: [{name, status, duration_seconds, error}] (pipelines.status)."""
 
     def output(self, component: str, key: str) -> Path:
         """The newest output folder of `component`'s output `key` in this run's pipeline root."""
@@ -132,6 +138,7 @@ def run_local(
     from tfx import v1 as tfx
 
     root = Path(root).resolve()
+    compile_started = time.perf_counter()
     values = dict(values)
     for name, default in local_defaults(root).items():
         if name in template.parameters.model_fields and not values.get(name):
@@ -149,18 +156,28 @@ def run_local(
         beam_pipeline_args=beam_args(beam_workers),
     )
     progress = ProgressReporter.from_config(getattr(params, "callback_url", None))
-    tracker = _StageTracker(tuple(c.id for c in pipeline.components), report, progress)
+    components = tuple(c.id for c in pipeline.components)
+    tracker = _StageTracker(components, report, progress)
+    tracker.seconds["Compile"] = time.perf_counter() - compile_started
+    outputs = artifact_reader(run.pipeline_root)
     start = time.perf_counter()
     try:
         with tracker.installed():
             tfx.orchestration.LocalDagRunner().run(pipeline)
     except Exception as exc:  # name the failing step; the cause stays chained
         error = PipelineStepError(tracker.current or "pipeline", exc)
+        error.summary = summarize(components, tracker.seconds, outputs,
+                                  failed=error.component, error=str(error))  # fmt: skip
         if progress is not None:
-            progress.post("failed", {"stage": error.component, "error": str(error)})
+            progress.post("failed", {"stage": error.component, "error": str(error),
+                                     **error.summary})  # fmt: skip
+        report(f"status: failed at {error.component}")
         raise error from exc
     run.total_seconds = time.perf_counter() - start
+    run.stage_seconds = {k: v for k, v in tracker.seconds.items() if k != "Compile"}
+    summary = summarize(components, tracker.seconds, outputs)
+    run.status, run.stages = summary["status"], summary["stages"]
+    report(f"status: {run.status}")
     if progress is not None:
-        progress.post("completed", {"duration_seconds": round(run.total_seconds, 3)})
-    run.stage_seconds = dict(tracker.seconds)
+        progress.post("completed", {"duration_seconds": round(run.total_seconds, 3), **summary})
     return run

@@ -15,8 +15,11 @@ def build_stages(values: dict[str, Any], *, run_name: str) -> dict[str, Any]:
     `run_name` names the trainer's MLflow runs (`quick-test`, `training`)."""
     from tfx import v1 as tfx
 
+    from components.beam_stages import StatisticsGen, Transform
+    from components.curated_schema import SchemaGen
     from components.query_example_gen import QueryExampleGen
     from components.recs_trainer import RecsTrainer
+    from components.scale_out import TRAINING_JOB_KEYS
 
     example_gen = QueryExampleGen(
         query=values["query"],
@@ -29,11 +32,15 @@ def build_stages(values: dict[str, Any], *, run_name: str) -> dict[str, Any]:
         timestamp_column=values["timestamp_column"],
         customer_column=values["customer_column"],
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+    # The Beam stages and the trainer take the scale-out parameters (pipelines.scale_out).
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"], beam_settings=values)
+    # A template without the curated_schema parameter always infers the schema.
+    schema_gen = SchemaGen(
+        statistics=statistics_gen.outputs["statistics"],
+        curated_schema=values.get("curated_schema", ""),
     )
-    transform = tfx.components.Transform(
+    transform = Transform(
+        beam_settings=values,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         module_file=values["transform_module"],
@@ -57,6 +64,7 @@ def build_stages(values: dict[str, Any], *, run_name: str) -> dict[str, Any]:
         mlflow_experiment=values["mlflow_experiment"],
         run_name=run_name,
         callback_url=values["callback_url"],
+        training_job={key: values[key] for key in TRAINING_JOB_KEYS},
     )
     return {c.id: c for c in (example_gen, statistics_gen, schema_gen, transform, trainer)}
 

@@ -29,6 +29,10 @@ def compile_template(
 
     if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1]:
         raise ValueError(f"image {image!r} must carry an explicit version tag, never :latest")
+    defaults = dict(defaults or {})
+    if "worker_image" in template.parameters.model_fields:
+        # Dataflow workers and the trainer's custom job run the image the pipeline runs.
+        defaults.setdefault("worker_image", image)
     parameters = template.runtime_parameters(defaults)
     pipeline = template.build(
         parameters,

@@ -18,12 +18,16 @@ __all__ = [
 _MLFLOW_SCHEMES = ("sqlite:///", "http://", "https://", "file://")
 
 
-def open_registry(uri: str, *, session=None) -> ModelRegistry:
+def open_registry(uri: str, *, session=None, release_image: str = "") -> ModelRegistry:
     """The registry a URI names: `vertex://<project>/<region>` is Vertex AI Model Registry
     (through `session`, by default an authorized session of the ambient credentials); an MLflow
-    tracking URI (`sqlite:///...`, `http(s)://...`) is MLflow's registry."""
+    tracking URI (`sqlite:///...`, `http(s)://...`) is MLflow's registry.
+
+    `release_image` is a pinned image of the platform release the run uses (the pipeline's
+    `worker_image`): a version registered on Vertex names the serving image of that release."""
     if uri.startswith("vertex://"):
         from registry.vertex import VertexModelRegistry, VertexTarget
+        from serving.routing import image_release
 
         project, _, region = uri[len("vertex://") :].partition("/")
         if not project or not region or "/" in region:
@@ -34,7 +38,9 @@ def open_registry(uri: str, *, session=None) -> ModelRegistry:
 
             credentials, _ = google.auth.default()
             session = AuthorizedSession(credentials)
-        return VertexModelRegistry(VertexTarget(project, region), session)
+        repository, tag = image_release(release_image) if release_image else ("", "")
+        target = VertexTarget(project, region, image_repository=repository, image_tag=tag)
+        return VertexModelRegistry(target, session)
     if uri.startswith(_MLFLOW_SCHEMES):
         from registry.mlflow_registry import MlflowModelRegistry
 

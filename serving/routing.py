@@ -9,6 +9,7 @@ registered version names) both read this table.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Runtime = Literal["native", "scann"]
@@ -26,3 +27,18 @@ CONTAINER_PORT = 8080
 
 def serving_runtime(*, uses_scann: bool) -> Runtime:
     return "scann" if uses_scann else "native"
+
+
+_RELEASE_IMAGE = re.compile(
+    r"(?P<repository>[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+)/[a-z0-9._-]+:(?P<tag>[A-Za-z0-9._-]+)"
+)
+
+
+def image_release(image: str) -> tuple[str, str]:
+    """(repository, tag) of a pinned image of the platform, such as the trainer image a
+    pipeline runs: its serving images are `<repository>/<RUNTIME_IMAGES[...]>:<tag>`, the same
+    release. Raises ValueError for an image without a tag, or tagged `latest`."""
+    found = _RELEASE_IMAGE.fullmatch(image)
+    if not found or found["tag"] == "latest":
+        raise ValueError(f"{image!r} is not a pinned <repository>/<image>:<release> image")
+    return found["repository"], found["tag"]

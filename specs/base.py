@@ -89,11 +89,18 @@ def _without_union_tags(loc: tuple) -> tuple:
     return tuple(kept)
 
 
+# A cross-field check of a whole model says which field is at fault as "field: why".
+_NAMED_FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.+)", flags=re.S)
+
+
 def spec_error(source: str, error: ValidationError) -> SpecError:
     problems = []
     for item in error.errors():
         loc = _without_union_tags(tuple(item["loc"]))
         message = item["msg"].removeprefix("Value error, ")
+        named = _NAMED_FIELD.fullmatch(message)
+        if not loc and named:
+            loc, message = (named.group(1),), named.group(2)
         problems.append((field_path(loc), message))
     return SpecError(source, problems)
 

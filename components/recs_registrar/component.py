@@ -32,6 +32,7 @@ class RecsRegistrar(base_component.BaseComponent):
         registry_uri: StrParam,
         model_name: StrParam,
         models_dir: StrParam,
+        worker_image: StrParam = "",
     ):
         super().__init__(
             spec=RecsRegistrarSpec(
@@ -42,6 +43,7 @@ class RecsRegistrar(base_component.BaseComponent):
                 registry_uri=registry_uri,
                 model_name=model_name,
                 models_dir=models_dir,
+                worker_image=worker_image,
                 registration=types.Channel(type=ModelRegistration),
             )
         )

@@ -34,7 +34,8 @@ class Executor(base_executor.BaseExecutor):
             run_id = (trainer.get("mlflow") or {}).get("run_id") or blessing.id or "unknown"
             metrics = {k: v for k, v in evaluation.get("metrics", {}).items()
                        if isinstance(v, int | float)}  # fmt: skip
-            registry = open_registry(exec_properties["registry_uri"])
+            registry = open_registry(exec_properties["registry_uri"],
+                                     release_image=exec_properties.get("worker_image") or "")  # fmt: skip
             number = str(len(registry.versions(name)) + 1)
             target = os.path.join(exec_properties["models_dir"], name, f"v{number}")
             if fileio.exists(target):  # never overwrite files a version may point at

@@ -25,4 +25,7 @@ class RecsRegistrarSpec(ComponentSpec):
         "model_name": ExecutionParameter(type=str),
         # Served model files: a blessed model is copied to <models_dir>/<model_name>/v<version>/.
         "models_dir": ExecutionParameter(type=str),
+        # The platform release the run uses: a version registered on Vertex AI names the
+        # serving image of the same release (serving.routing.image_release).
+        "worker_image": ExecutionParameter(type=str, optional=True),
     }

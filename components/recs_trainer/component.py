@@ -14,6 +14,7 @@ from tfx.utils import json_utils
 
 from components.recs_trainer.executor import Executor
 from components.recs_trainer.spec import RecsTrainerSpec
+from components.scale_out import TRAINING_JOB_KEYS
 
 IntParam = int | data_types.RuntimeParameter
 FloatParam = float | data_types.RuntimeParameter
@@ -26,6 +27,8 @@ class RecsTrainer(base_component.BaseComponent):
     Same inputs and outputs as TFX's Trainer (`model`, `model_run`); epochs, batch size,
     learning rate and seed are typed parameters that reach `run_fn` in `fn_args.custom_config`,
     and so are the MLflow tracking URI, experiment and run name (`trainer.tracking`).
+    `training_job` holds the scale-out parameters' values (`components.scale_out`): with a
+    training region the executor trains in a Vertex AI custom job, with GPUs if asked for.
     """
 
     SPEC_CLASS = RecsTrainerSpec
@@ -47,6 +50,7 @@ class RecsTrainer(base_component.BaseComponent):
         mlflow_experiment: StrParam | None = None,
         run_name: StrParam | None = None,
         callback_url: StrParam | None = None,
+        training_job: dict[str, Any] | None = None,
         custom_config: dict[str, Any] | None = None,
     ):
         spec = RecsTrainerSpec(
@@ -66,6 +70,11 @@ class RecsTrainer(base_component.BaseComponent):
             mlflow_experiment=mlflow_experiment,
             run_name=run_name,
             callback_url=callback_url,
+            **{
+                key: (training_job or {})[key]
+                for key in TRAINING_JOB_KEYS
+                if key in (training_job or {})
+            },
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
         )

@@ -1,4 +1,5 @@
-"""Executor: hand the typed hyperparameters to `run_fn` through `fn_args.custom_config`."""
+"""Executor: hand the typed hyperparameters to `run_fn` through `fn_args.custom_config`; train
+here, or in a Vertex AI custom job when the run names a training region."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 from tfx.components.trainer.executor import GenericExecutor
 from tfx.types import artifact_utils
-from tfx.utils import json_utils
+from tfx.utils import json_utils, name_utils
 
 from components.recs_trainer.spec import HYPERPARAMETER_KEYS, RAW_EXAMPLES_KEY, TRACKING_KEYS
+from components.scale_out import TRAINING_JOB_KEYS, TrainingJobSettings, training_job_settings
 
 
 def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
@@ -48,10 +50,54 @@ def add_raw_eval_files(exec_properties: dict[str, Any], input_dict) -> dict[str,
     return props
 
 
+def in_job(exec_properties: dict[str, Any], job: TrainingJobSettings) -> dict[str, Any]:
+    """The properties the custom job's executor gets: train where it is (no region), and
+    check that the GPUs it was given are visible (`gpu_count`, trainer.strategy)."""
+    props = {k: v for k, v in exec_properties.items() if k not in TRAINING_JOB_KEYS}
+    raw = props.get("custom_config")
+    config = json_utils.loads(raw) if raw else {}
+    config["gpu_count"] = job.accelerator_count
+    props["custom_config"] = json_utils.dumps(config)
+    return props
+
+
+def job_labels(exec_properties: dict[str, Any]) -> dict[str, str]:
+    """Labels of the custom job: which run it trains for."""
+    from registry.labels import label_value
+
+    name = exec_properties.get("run_name") or "training"
+    return {"b2b-recs-run": label_value(name), "b2b-recs-component": "recstrainer"}
+
+
 class Executor(GenericExecutor):
     """TFX's generic trainer executor, run with the merged custom_config."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
-        props = add_raw_eval_files(merge_hyperparameters(exec_properties), input_dict)
+        job = training_job_settings(exec_properties)
+        if job.on_vertex:
+            self._train_in_custom_job(input_dict, output_dict, exec_properties, job)
+            return
+        props = {k: v for k, v in exec_properties.items() if k not in TRAINING_JOB_KEYS}
+        props = add_raw_eval_files(merge_hyperparameters(props), input_dict)
         input_dict = {k: v for k, v in input_dict.items() if k != RAW_EXAMPLES_KEY}
         super().Do(input_dict, output_dict, props)
+
+    def _train_in_custom_job(self, input_dict, output_dict, exec_properties, job) -> None:
+        """The same executor, in a Vertex AI custom job of the platform's image; TFX's client
+        submits it and waits (not verified here against the live service)."""
+        from tfx.extensions.google_cloud_ai_platform import runner
+
+        args = job.job_args(
+            display_name=f"recs-trainer-{exec_properties.get('run_name') or 'training'}",
+            labels=job_labels(exec_properties),
+        )
+        runner.start_cloud_training(
+            input_dict,
+            output_dict,
+            in_job(exec_properties, job),
+            executor_class_path=name_utils.get_full_name(Executor),
+            job_args=args,
+            job_id=None,
+            enable_vertex=True,
+            vertex_region=job.training_region,
+        )

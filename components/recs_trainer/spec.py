@@ -9,6 +9,8 @@ from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.types.standard_component_specs import TrainerSpec
 
+from components.scale_out import TRAINING_JOB_KEYS, TrainingJobSettings
+
 HYPERPARAMETER_KEYS = ("epochs", "batch_size", "learning_rate", "seed")
 # Where and under which names the run is tracked in MLflow (trainer.tracking), and the app's
 # progress callback URL (trainer.progress); "" or unset: the trainer's default.
@@ -32,4 +34,9 @@ class RecsTrainerSpec(TrainerSpec):
         "learning_rate": ExecutionParameter(type=float),
         "seed": ExecutionParameter(type=int),
         **{key: ExecutionParameter(type=str, optional=True) for key in TRACKING_KEYS},
+        # Where it trains: here, or a Vertex AI custom job with GPUs (components.scale_out).
+        **{
+            key: ExecutionParameter(type=type(getattr(TrainingJobSettings(), key)), optional=True)
+            for key in TRAINING_JOB_KEYS
+        },
     }

@@ -48,6 +48,13 @@ def test_the_app_hears_every_stage_and_epoch(quicktest_run):
         (name, i) for i, name in enumerate(get_template("quicktest").components, start=1)
     ]
     assert [p["epoch"] for path, p in posted if "epoch-complete" in path] == [1, 2]
+    # The last event carries the run's status and the product's stages.
+    completed = posted[-1][1]
+    assert completed["status"] == "completed"
+    assert [(s["name"], s["status"]) for s in completed["stages"]] == [
+        (name, "completed")
+        for name in ("Compile", "Examples", "Stats", "Schema", "Transform", "Train")
+    ]
 
 
 def test_every_stage_ran_and_reported_progress(quicktest_run):

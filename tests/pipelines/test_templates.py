@@ -21,8 +21,10 @@ def test_newest_version_is_the_default_and_versions_are_exact():
 
 
 def test_unknown_template_and_version_name_what_exists():
+    current = get_template("quicktest").version
     with pytest.raises(
-        KeyError, match=r"unknown version '9.9.9' of template 'quicktest'; available: \['1.3.0'\]"
+        KeyError,
+        match=rf"unknown version '9.9.9' of template 'quicktest'; available: \['{current}'\]",
     ):
         get_template("quicktest", "9.9.9")
     with pytest.raises(KeyError, match="unknown pipeline template 'nope'"):
@@ -145,8 +147,25 @@ def test_training_parameters_name_what_is_wrong():
         template.validate(REQUIRED | {"model_name": "Acme Main", "thresholds": '{"r": "high"}',
                                       "champion_tolerance": 1.0})  # fmt: skip
     text = str(error.value)
-    assert "training-v1.0.0 parameters: model_name: 1-63 lowercase letters" in text
+    assert f"{template.tag} parameters: model_name: 1-63 lowercase letters" in text
     assert "thresholds: a JSON object of metric -> number" in text
     assert "champion_tolerance: Input should be less than 1" in text
     with pytest.raises(SpecError, match="model_name: Field required"):
         template.validate(REQUIRED)
+
+
+def test_scale_out_parameters_are_checked_when_a_run_is_submitted():
+    for name in ("quicktest", "training"):
+        template = get_template(name)
+        params = template.validate(REQUIRED | {"model_name": "acme-main"} if name == "training"
+                                   else REQUIRED)  # fmt: skip
+        assert (params.beam_runner, params.training_region, params.accelerator_count) == (
+            "DirectRunner", "", 0,
+        )  # fmt: skip
+    template = get_template("quicktest")
+    with pytest.raises(SpecError, match="parameters: dataflow_region: '' is not a region"):
+        template.validate(REQUIRED | {"beam_runner": "DataflowRunner", "project": "acme-recs"})
+    with pytest.raises(SpecError, match="accelerator_type: Input should be '', 'NVIDIA_TESLA_T4'"):
+        template.validate(REQUIRED | {"accelerator_type": "TPU_V5"})
+    with pytest.raises(SpecError, match="accelerator_count: GPUs need a Vertex AI custom job"):
+        template.validate(REQUIRED | {"accelerator_type": "NVIDIA_L4", "accelerator_count": 1})

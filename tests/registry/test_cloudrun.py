@@ -15,7 +15,7 @@ from registry.cloudrun import (
     invoker_policy_request,
     versioned_model_path,
 )
-from tests.registry.fakes import Response
+from tests.registry.fakes import FakeCloudRun
 
 ENDPOINT = Endpoint(
     name="acme-main",
@@ -100,19 +100,6 @@ def test_only_a_public_endpoint_admits_all_users():
     ]
     _, _, body = invoker_policy_request(replace(ENDPOINT, public=True))
     assert body["policy"]["bindings"][0]["members"] == [ENDPOINT.app_member, "allUsers"]
-
-
-class FakeCloudRun:
-    def __init__(self, outcome):
-        self.calls, self.outcome = [], outcome
-
-    def request(self, method, url, json=None):
-        self.calls.append((method, url.removeprefix("https://run.googleapis.com/v2/")))
-        if method == "PATCH":
-            return Response(200, {"name": "operations/deploy-1", "done": False})
-        if method == "GET":
-            return Response(200, {"name": "operations/deploy-1", "done": True, **self.outcome})
-        return Response(200, json["policy"])
 
 
 def test_the_deployer_waits_for_the_rollout_then_sets_the_invokers():

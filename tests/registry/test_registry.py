@@ -164,6 +164,22 @@ def test_a_registry_uri_names_its_backend(tmp_path):
             open_registry(bad)
 
 
+def test_a_vertex_registry_opened_for_a_release_registers_its_serving_image():
+    from registry import open_registry
+
+    vertex = FakeVertex()
+    registry = open_registry("vertex://b2brecs-acme/europe-west4", session=vertex,
+                             release_image="europe-docker.pkg.dev/platform/images/tfx-trainer:1.4.2")  # fmt: skip
+    registry._rest._sleep = lambda s: None  # noqa: SLF001 (no real operation to wait for)
+    registry.register(registration())
+    (upload,) = vertex.calls_to("models:upload")
+    image = upload["model"]["containerSpec"]["imageUri"]
+    assert image == "europe-docker.pkg.dev/platform/images/tf-serving-native:1.4.2"
+    with pytest.raises(ValueError, match="is not a pinned"):
+        open_registry("vertex://b2brecs-acme/europe-west4", session=vertex,
+                      release_image="europe-docker.pkg.dev/platform/images/tfx-trainer:latest")  # fmt: skip
+
+
 class FakeVertex:
     """The few Model Registry routes the backend calls, enough to follow its requests."""
 

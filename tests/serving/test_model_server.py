@@ -8,50 +8,17 @@ import urllib.error
 import urllib.request
 
 import pytest
-import tensorflow as tf
 
 from serving.model_server import make_server, resolve_model_dir
-
-CATALOGUE = ["P-A", "P-B", "P-C"]
-
-
-class _TinyRecommender(tf.Module):
-    """Scores the catalogue by customer id length and a numeric feature: known answers."""
-
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="customer_id"),
-        tf.TensorSpec([None], tf.float32, name="revenue"),
-    ])  # fmt: skip
-    def serve(self, customer_id, revenue):
-        base = tf.cast(tf.strings.length(customer_id), tf.float32) + revenue
-        scores = base[:, None] * tf.constant([[3.0, 2.0, 1.0]])
-        ids = tf.tile(tf.constant([CATALOGUE]), [tf.shape(customer_id)[0], 1])
-        return {"product_ids": ids, "scores": scores}
-
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="customer_id"),
-        tf.TensorSpec([None, None], tf.string, name="history"),
-    ])  # fmt: skip
-    def with_history(self, customer_id, history):
-        """Scores each product by how often the history lists it."""
-        counts = tf.reduce_sum(
-            tf.cast(history[:, :, None] == tf.constant(CATALOGUE)[None, None, :], tf.float32), 1
-        )
-        ids = tf.tile(tf.constant([CATALOGUE]), [tf.shape(customer_id)[0], 1])
-        return {"product_ids": ids, "scores": counts}
+from tests.serving.tiny_model import CATALOGUE, save_tiny_model
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     base = tmp_path_factory.mktemp("model")
-    module = _TinyRecommender()
     # A TF Serving base path with two versions: the newest must be served.
     for version in ("1", "2"):
-        tf.saved_model.save(
-            module,
-            str(base / version),
-            signatures={"serving_default": module.serve, "with_history": module.with_history},
-        )
+        save_tiny_model(base / version)
     server = make_server(base, model_name="recommender", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

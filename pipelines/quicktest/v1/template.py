@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
+from pipelines.scale_out import ScaleOutParameters
 from pipelines.stages import assemble, build_stages
 from pipelines.template import PipelineTemplate
-from specs.base import Spec
 from specs.parameters import (
     FROM_TRAINER_MODULE,
     EvalPercent,
@@ -27,12 +27,13 @@ from specs.parameters import (
 
 _DEFERS = "0: the trainer module's value (its TrainingParams, then its ModelConfig)"
 
-VERSION = "1.3.0"
+VERSION = "1.4.0"
 COMPONENTS = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")
 
 
-class QuickTestParameters(Spec):
-    """The pipeline's inputs. Module paths point at the generated Transform and Trainer modules."""
+class QuickTestParameters(ScaleOutParameters):
+    """The pipeline's inputs. Module paths point at the generated Transform and Trainer modules;
+    the scale-out parameters say where the Beam stages and the trainer run."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -3,23 +3,30 @@
 The quick test's stages (sample, describe, transform, train; `pipelines.stages`), then
 ExampleValidator (anomalies of the data against its schema), RecsEvaluator (the exported
 model's recall and NDCG next to the baselines and the champion; the blessing) and RecsRegistrar
-(a blessed model is copied to its versioned path and registered as the champion). A model that
-is not blessed is neither copied nor registered, and the run says why.
+(a blessed model is copied to its versioned path and registered as the champion) and
+RecsDeployer (the champion served on 127.0.0.1 or on Cloud Run, when deploy_target asks for
+it). A model that is not blessed is neither copied, registered nor deployed, and the run says
+why.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from components.recs_deployer.settings import (
+    DEPLOY_SETTINGS_KEYS,
+    DeploySettingsError,
+    deploy_settings,
+)
 from components.recs_evaluator.blessing import parse_thresholds
 from pipelines.quicktest.v1.template import QuickTestParameters
 from pipelines.stages import assemble, build_stages
 from pipelines.template import PipelineTemplate
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 COMPONENTS = (
     "QueryExampleGen",
     "StatisticsGen",
@@ -29,7 +36,9 @@ COMPONENTS = (
     "RecsTrainer",
     "RecsEvaluator",
     "RecsRegistrar",
+    "RecsDeployer",
 )
+DEPLOYER_KEYS = (*DEPLOY_SETTINGS_KEYS, "models_dir")
 _MODEL_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 
 
@@ -56,6 +65,26 @@ class TrainingParameters(QuickTestParameters):
     )
     baseline_margin: float = Field(default=0.0, ge=0.0, le=10.0)
     champion_tolerance: float = Field(default=0.0, ge=0.0, lt=1.0)
+    curated_schema: str = Field(
+        default="",
+        description="the tenant's curated schema (schema.pbtxt): the data is validated, "
+        "transformed and trained against it; empty: the schema inferred from the statistics",
+    )
+    deploy_target: Literal["none", "local", "cloud_run"] = Field(
+        default="none",
+        description="where the registered champion is served: none (the Deploy stage is "
+        "skipped), local (the model server on 127.0.0.1), cloud_run (the endpoint's service)",
+    )
+    deploy_preset: Literal["development", "production", "high-traffic"] = "development"
+    deploy_region: str = Field(default="", description="Cloud Run region (cloud_run)")
+    deploy_public: int = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="1: anyone may call the service (the tenant's "
+        "endpoint is marked public); 0: only the app",
+    )
+    deploy_port: int = Field(default=0, ge=0, le=65535, description="local port; 0: any free")
 
     @field_validator("model_name")
     @classmethod
@@ -72,11 +101,20 @@ class TrainingParameters(QuickTestParameters):
         parse_thresholds(value)
         return value
 
+    @model_validator(mode="after")
+    def _deploy(self) -> Any:
+        try:
+            deploy_settings(self.model_dump())
+        except DeploySettingsError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
 
 def create_pipeline(values: dict[str, Any], **runner: Any):
     """The training pipeline from parameter values (literals or RuntimeParameters)."""
     from tfx import v1 as tfx
 
+    from components.recs_deployer.component import RecsDeployer
     from components.recs_evaluator.component import RecsEvaluator
     from components.recs_registrar.component import RecsRegistrar
 
@@ -102,7 +140,7 @@ def create_pipeline(values: dict[str, Any], **runner: Any):
         model_name=values["model_name"],
     )
     stages["RecsEvaluator"] = evaluator
-    stages["RecsRegistrar"] = RecsRegistrar(
+    registrar = stages["RecsRegistrar"] = RecsRegistrar(
         model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"],
         blessing=evaluator.outputs["blessing"],
@@ -110,6 +148,11 @@ def create_pipeline(values: dict[str, Any], **runner: Any):
         registry_uri=values["registry_uri"],
         model_name=values["model_name"],
         models_dir=values["models_dir"],
+        worker_image=values["worker_image"],
+    )
+    stages["RecsDeployer"] = RecsDeployer(
+        registration=registrar.outputs["registration"],
+        **{key: values[key] for key in DEPLOYER_KEYS},
     )
     return assemble(stages, COMPONENTS, **runner)
 
