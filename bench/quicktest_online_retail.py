@@ -16,7 +16,9 @@ the issue's 120-second goal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 GOAL_SECONDS = 120.0
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Send everything written to stdout meanwhile to stderr, the output of subprocesses too
+    (TFX builds and installs the user-code wheels with setuptools and pip), so that the
+    benchmark's stdout is its one JSON line."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def load_protocol_rows(data: Path, warehouse: Path) -> int:
@@ -146,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     run = None
     for i in range(args.runs):
         log(f"run {i + 1}/{args.runs}")
-        run = run_local(template, values, root=work / f"run{i}", report=lambda s: log("  " + s),
-                        beam_workers=args.beam_workers)  # fmt: skip
+        with stdout_to_stderr():
+            run = run_local(template, values, root=work / f"run{i}",
+                            report=lambda s: log("  " + s), beam_workers=args.beam_workers)  # fmt: skip
         stage_runs.append(run.stage_seconds)
         totals.append(run.total_seconds)
         throughput = steps.read_metrics(run).get("throughput", {})

@@ -28,7 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quicktest_online_retail import load_protocol_rows, pick  # noqa: E402 (beside this file)
+from quicktest_online_retail import (  # noqa: E402 (beside this file)
+    load_protocol_rows,
+    pick,
+    stdout_to_stderr,
+)
 
 SHARED_STAGES = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")
 MODEL_NAME = "online-retail"
@@ -74,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i in range(args.runs):
             log(f"run {i + 1}/{args.runs}")
-            run = run_local(template, values, root=root, report=lambda s: log("  " + s))
+            with stdout_to_stderr():
+                run = run_local(template, values, root=root, report=lambda s: log("  " + s))
             stage_runs.append(run.stage_seconds)
             totals.append(run.total_seconds)
 

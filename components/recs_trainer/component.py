@@ -53,6 +53,7 @@ class RecsTrainer(base_component.BaseComponent):
         training_job: dict[str, Any] | None = None,
         custom_config: dict[str, Any] | None = None,
     ):
+        job = training_job or {}
         spec = RecsTrainerSpec(
             examples=examples,
             transform_graph=transform_graph,
@@ -70,11 +71,7 @@ class RecsTrainer(base_component.BaseComponent):
             mlflow_experiment=mlflow_experiment,
             run_name=run_name,
             callback_url=callback_url,
-            **{
-                key: (training_job or {})[key]
-                for key in TRAINING_JOB_KEYS
-                if key in (training_job or {})
-            },
+            **{key: job[key] for key in TRAINING_JOB_KEYS if key in job},
             model=types.Channel(type=standard_artifacts.Model),
             model_run=types.Channel(type=standard_artifacts.ModelRun),
         )
