@@ -116,23 +116,32 @@ def pick(metrics: dict, keys=("recall_at_10", "recall_at_100", "new_recall_at_10
     return {k: round(float(metrics[k]), 4) for k in keys if k in metrics}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
+def protocol_arguments(description: str) -> argparse.ArgumentParser:
+    """The options both Online Retail benchmarks take."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--data", type=Path, required=True, help="online_retail.parquet")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None, help="override the example's epochs")
     parser.add_argument("--workdir", type=Path, default=None, help="keep artifacts here")
+    return parser
+
+
+def skipped_without_data(benchmark: str, data: Path) -> bool:
+    """Print the skip line when the data file is absent (the benchmark then exits 0)."""
+    if data.exists():
+        return False
+    print(f"skipped: {data} does not exist (the Online Retail parquet file)", file=sys.stderr)
+    print(json.dumps({"benchmark": benchmark, "skipped": f"{data} absent"}))
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = protocol_arguments(__doc__)
     parser.add_argument("--beam-workers", type=int, default=None,
                         help="DirectRunner worker processes (default: 1, in memory)")  # fmt: skip
     args = parser.parse_args(argv)
-    if not args.data.exists():
-        print(
-            f"skipped: {args.data} does not exist (the Online Retail parquet file)", file=sys.stderr
-        )
-        print(
-            json.dumps({"benchmark": "quicktest_online_retail", "skipped": f"{args.data} absent"})
-        )
+    if skipped_without_data("quicktest_online_retail", args.data):
         return 0
 
     from demo import steps

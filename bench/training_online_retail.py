@@ -18,7 +18,6 @@ the gate, registration and deployment add).
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -31,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from quicktest_online_retail import (  # noqa: E402 (beside this file)
     load_protocol_rows,
     pick,
+    protocol_arguments,
+    skipped_without_data,
     stdout_to_stderr,
 )
 
@@ -39,17 +40,8 @@ MODEL_NAME = "online-retail"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--data", type=Path, required=True, help="online_retail.parquet")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=None, help="override the example's epochs")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep artifacts here")
-    args = parser.parse_args(argv)
-    if not args.data.exists():
-        print(f"skipped: {args.data} does not exist (the Online Retail parquet file)",
-              file=sys.stderr)  # fmt: skip
-        print(json.dumps({"benchmark": "training_online_retail", "skipped": f"{args.data} absent"}))
+    args = protocol_arguments(__doc__).parse_args(argv)
+    if skipped_without_data("training_online_retail", args.data):
         return 0
 
     from codegen.render import render_all, write_rendered

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,17 +146,10 @@ def predict(url: str, body: dict, timeout: float = 30.0) -> dict:
 
 def serve_and_ask(run: LocalRun, warehouse: Path, query: str) -> dict:
     """Serve the run's model on a free localhost port, send one customer's request, print it."""
-    from serving.model_server import make_server
+    from serving.model_server import ServerThread
 
-    server = make_server(serving_dir(run), port=0)
-    host, port = server.server_address[:2]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        return ask(f"http://{host}:{port}", warehouse, query)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with ServerThread(serving_dir(run)) as server:
+        return ask(server.url, warehouse, query)
 
 
 def ask(server_url: str, warehouse: Path, query: str) -> dict:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 
 import pytest
 
-from serving.model_server import make_server, resolve_model_dir
+from serving.model_server import ServerThread, resolve_model_dir
 from tests.serving.tiny_model import CATALOGUE, save_tiny_model
 
 
@@ -19,13 +18,8 @@ def server_url(tmp_path_factory):
     # A TF Serving base path with two versions: the newest must be served.
     for version in ("1", "2"):
         save_tiny_model(base / version)
-    server = make_server(base, model_name="recommender", port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    yield f"http://{host}:{port}/v1/models/recommender"
-    server.shutdown()
-    server.server_close()
+    with ServerThread(base) as server:
+        yield f"{server.url}/v1/models/recommender"
 
 
 def _call(url: str, body=None) -> tuple[int, dict]:
@@ -127,9 +121,76 @@ def test_unknown_model_is_404(server_url):
         server_url.replace("recommender", "other") + ":predict", {"instances": []}
     )
     assert status == 404
-    assert "no route" in answer["error"]
+    assert "unknown model 'other'; this server serves 'recommender'" in answer["error"]
 
 
 def test_missing_model_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no SavedModel"):
         resolve_model_dir(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "expected"),
+    [
+        (":predict", {"instances": [{"customer_id": "C1", "revenue": [1, 2]}]}, 400,
+         "input 'revenue': one float32 value per row, not a list"),
+        (":predict", {"instances": [{"customer_id": "C1", "revenue": 1}] * 10_000}, 400,
+         "too many instances: 10000; at most 1000"),
+        (":predict", {"inputs": {"customer_id": ["C1"], "revenue": [1, 2]}}, 400,
+         "inputs have different lengths"),
+        (":predict", {"instances": [1, 2]}, 400, "each instance must be an object"),
+        (":predict", [1, 2], 400, "the body must be a JSON object"),
+        (":predict", {"instances": [{"customer_id": "C1", "revenue": 1e400}]}, 400,
+         "input 'revenue'"),
+        ("/versions/7:predict", {"instances": [{"customer_id": "C1", "revenue": 1}]}, 404,
+         "unknown version '7'"),
+        (":explain", {"instances": []}, 404, "Not Found"),
+        (":predict", b"x" * (10 * 1024 * 1024), 413, "over 4194304 bytes"),
+    ],
+)  # fmt: skip
+def test_hostile_requests_get_a_4xx_naming_the_problem(server_url, path, body, status, expected):
+    got, answer = _call(f"{server_url}{path}", body)
+    assert got == status, answer
+    assert expected in answer["error"]
+    # ... and the server keeps answering.
+    ok, _ = _call(f"{server_url}:predict", {"instances": [{"customer_id": "C", "revenue": 1}]})
+    assert ok == 200
+
+
+def test_a_predict_route_answers_get_with_a_json_405(server_url):
+    request = urllib.request.Request(f"{server_url}:predict", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(request, timeout=30)
+    assert error.value.code == 405
+    assert "Method Not Allowed" in json.loads(error.value.read())["error"]
+
+
+def test_liveness_and_readiness(server_url):
+    root = server_url.split("/v1/")[0]
+    assert _call(f"{root}/healthz") == (200, {"status": "alive"})
+    status, body = _call(f"{root}/readyz")
+    assert status == 200 and body["status"] == "ready" and body["version"] == "2"
+
+
+def test_concurrent_requests_share_model_calls_and_each_gets_its_own_answer(tmp_path):
+    """Forty clients at once: fewer model calls than requests, every answer its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.app import BATCHER
+
+    save_tiny_model(tmp_path / "1")
+    with ServerThread(tmp_path) as server:
+        url = f"{server.url}/v1/models/recommender:predict"
+
+        def ask(i):
+            return _call(url, {"instances": [{"customer_id": "C" * (i % 5 + 1), "revenue": i}]})
+
+        with ThreadPoolExecutor(40) as pool:
+            answers = list(pool.map(ask, range(200)))
+        batcher = server._app[BATCHER]  # noqa: SLF001 (the test reads its counters)
+    for i, (status, body) in enumerate(answers):
+        assert status == 200
+        expected = (i % 5 + 1) + i  # the tiny model: len(customer_id) + revenue, times 3/2/1
+        assert body["predictions"][0]["scores"] == pytest.approx([3 * expected, 2 * expected,
+                                                                  expected])  # fmt: skip
+    assert batcher.rows == 200 and batcher.batches < 200
