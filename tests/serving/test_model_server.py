@@ -194,3 +194,44 @@ def test_concurrent_requests_share_model_calls_and_each_gets_its_own_answer(tmp_
         assert body["predictions"][0]["scores"] == pytest.approx([3 * expected, 2 * expected,
                                                                   expected])  # fmt: skip
     assert batcher.rows == 200 and batcher.batches < 200
+
+
+def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path):
+    """Graceful shutdown: a request waiting in a batch when SIGTERM arrives still gets its
+    answer, and the process exits 0."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+    from pathlib import Path
+
+    save_tiny_model(tmp_path / "1")
+    root = Path(__file__).resolve().parents[2]
+    # A two-second batch timeout keeps the request in flight while the signal arrives.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "serving.model_server", "--model-dir", str(tmp_path), "--port", "0",
+         "--batch-timeout-micros", "2000000"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root,
+    )  # fmt: skip
+    try:
+        found = None
+        while found is None:  # TensorFlow's start-up lines come first
+            line = server.stdout.readline()
+            assert line, "the server exited before serving"
+            found = re.search(r"serving \S+ on (http://[\d.:]+/v1/models/recommender)", line)
+        url = found.group(1)
+        answers = []
+        request = threading.Thread(target=lambda: answers.append(_call(
+            f"{url}:predict", {"instances": [{"customer_id": "C1", "revenue": 1}]})))  # fmt: skip
+        request.start()
+        time.sleep(0.5)
+        server.send_signal(signal.SIGTERM)
+        request.join(timeout=30)
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+    [(status, body)] = answers
+    assert status == 200 and body["predictions"][0]["product_ids"] == CATALOGUE
+    assert "draining requests in flight" in server.stdout.read()
