@@ -32,11 +32,14 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from serving.model_server import listening_url  # noqa: E402 (the repository on the path first)
+
 SERVERS = {
     "aiohttp_batched": [sys.executable, "-m", "serving.model_server"],
     "reference_http_server": [sys.executable, str(ROOT / "bench" / "reference_http_server.py")],
 }
-_LISTENING = re.compile(r"serving \S+ on http://([\d.]+):(\d+)/")
 
 
 def start(command: list[str], model_dir: Path, extra: list[str] = ()) -> tuple:
@@ -47,9 +50,10 @@ def start(command: list[str], model_dir: Path, extra: list[str] = ()) -> tuple:
                           "TF_CPP_MIN_LOG_LEVEL": "2"},
     )  # fmt: skip
     for line in process.stdout:
-        found = _LISTENING.search(line)
-        if found:
-            return process, found.group(1), int(found.group(2))
+        url = listening_url(line)
+        if url:
+            host, port = url.removeprefix("http://").rsplit(":", 1)
+            return process, host, int(port)
     raise RuntimeError(f"{command} exited with {process.wait()} before serving")
 
 

@@ -75,12 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             stage_runs.append(run.stage_seconds)
             totals.append(run.total_seconds)
 
-            def read(component, key, name, run=run):
-                return json.loads((run.output(component, key) / name).read_text())
-
-            evaluation = read("RecsEvaluator", "evaluation", "evaluation.json")
-            registration = read("RecsRegistrar", "registration", "registration.json")
-            deployment = read("RecsDeployer", "deployment", "deployment.json")
+            evaluation = run.read_json("RecsEvaluator", "evaluation", "evaluation.json")
+            registration = run.read_json("RecsRegistrar", "registration", "registration.json")
+            deployment = run.read_json("RecsDeployer", "deployment", "deployment.json")
             outcomes.append({
                 "blessed": evaluation["blessed"],
                 "compared_with_champion": (evaluation.get("champion") or {}).get("version"),

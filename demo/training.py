@@ -3,7 +3,6 @@ registered version, and the champion served on 127.0.0.1 answering a request."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -49,14 +48,10 @@ def run_training(configs: steps.Configs, generated: Path, warehouse: Path, run_d
     return run
 
 
-def _read(run: LocalRun, component: str, key: str, name: str) -> dict:
-    return json.loads((run.output(component, key) / name).read_text())
-
-
 def report(run: LocalRun) -> dict:
     """Print the evaluation (model next to the baselines), the verdict and every check behind
     it, the registration and the deployment; return the deployment record."""
-    evaluation = _read(run, "RecsEvaluator", "evaluation", "evaluation.json")
+    evaluation = run.read_json("RecsEvaluator", "evaluation", "evaluation.json")
     table = {"final_metrics": evaluation["metrics"], "baselines": evaluation["baselines"],
              "eval": evaluation.get("eval", {})}  # fmt: skip
     print("  evaluation of the exported model (RecsEvaluator), same split as every baseline:")
@@ -64,13 +59,13 @@ def report(run: LocalRun) -> dict:
     print(f"  {evaluation['summary'].split(':')[0].upper()}")
     for check in evaluation["checks"]:
         print(f"    [{'pass' if check['passed'] else 'FAIL'}] {check['kind']}: {check['reason']}")
-    registration = _read(run, "RecsRegistrar", "registration", "registration.json")
+    registration = run.read_json("RecsRegistrar", "registration", "registration.json")
     if registration["registered"]:
         print(f"  registered {registration['model_name']} version {registration['version']} "
               f"{registration['aliases']} at {registration['artifact_uri']}")  # fmt: skip
     else:
         print(f"  not registered: {registration['reason']}")
-    deployment = _read(run, "RecsDeployer", "deployment", "deployment.json")
+    deployment = run.read_json("RecsDeployer", "deployment", "deployment.json")
     detail = deployment.get("endpoint_url") or deployment.get("reason") or deployment["error"]
     print(f"  deployment: {deployment['status']} ({detail})")
     return deployment

@@ -10,13 +10,15 @@ Progress is reported per component as it starts and finishes.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.status import artifact_reader, summarize
+from pipelines.status import summarize
 from pipelines.template import PipelineTemplate
 from trainer.progress import ProgressReporter
 
@@ -49,6 +51,16 @@ class LocalRun:
         if not runs:
             raise FileNotFoundError(f"no {key!r} output of {component} under {base}")
         return runs[-1]
+
+    def read_json(self, component: str, key: str, name: str, *, missing_ok: bool = False):
+        """JSON file `name` of the newest `key` output of `component`, as a dict; {} when the
+        component wrote none and `missing_ok`."""
+        try:
+            return json.loads((self.output(component, key) / name).read_text())
+        except FileNotFoundError:
+            if missing_ok:
+                return {}
+            raise
 
 
 class _StageTracker:
@@ -159,7 +171,7 @@ def run_local(
     components = tuple(c.id for c in pipeline.components)
     tracker = _StageTracker(components, report, progress)
     tracker.seconds["Compile"] = time.perf_counter() - compile_started
-    outputs = artifact_reader(run.pipeline_root)
+    outputs = functools.partial(run.read_json, missing_ok=True)
     start = time.perf_counter()
     try:
         with tracker.installed():

@@ -59,6 +59,3 @@ class ScaleOutParameters(Spec):
         except ScaleOutError as exc:
             raise ValueError(str(exc)) from None
         return self
-
-
-SCALE_OUT_KEYS = tuple(ScaleOutParameters.model_fields)

@@ -9,9 +9,7 @@ Train, Evaluator, Register, Deploy) and one status: `completed`, `failed`, `not_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Compile", ()),
@@ -31,18 +29,6 @@ NOT_BLESSED, DEPLOYED, DEPLOY_FAILED = "not_blessed", "deployed", "deploy_failed
 
 Outputs = Callable[[str, str, str], dict]
 """`outputs(component, output key, file name)`: a JSON file a component wrote ({} if none)."""
-
-
-def artifact_reader(pipeline_root: Path) -> Outputs:
-    """Reads the newest output of a component in a local run's pipeline root."""
-
-    def read(component: str, key: str, name: str) -> dict:
-        base = Path(pipeline_root) / component / key
-        runs = sorted((p for p in base.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-        path = runs[-1] / name if runs else None
-        return json.loads(path.read_text()) if path and path.exists() else {}
-
-    return read
 
 
 def summarize(

@@ -33,11 +33,9 @@ def open_registry(uri: str, *, session=None, release_image: str = "") -> ModelRe
         if not project or not region or "/" in region:
             raise ValueError(f"registry URI {uri!r}: expected vertex://<project>/<region>")
         if session is None:
-            import google.auth
-            from google.auth.transport.requests import AuthorizedSession
+            from registry.rest import default_session
 
-            credentials, _ = google.auth.default()
-            session = AuthorizedSession(credentials)
+            session = default_session()
         repository, tag = image_release(release_image) if release_image else ("", "")
         target = VertexTarget(project, region, image_repository=repository, image_tag=tag)
         return VertexModelRegistry(target, session)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,10 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from registry.base import RegistryError
+from serving.model_server import listening_url
 from serving.routing import HEALTH_ROUTE
 
 _ROOT = Path(__file__).resolve().parents[1]
-_LISTENING = re.compile(r"serving \S+ on (http://[\d.]+:\d+)/")
 STATE_FILE, LOG_FILE = "serving.json", "serving.log"
 
 
@@ -108,8 +107,7 @@ class LocalServing:
                     f"the model server exited with code {process.returncode}: " + " | ".join(tail)
                 )
             if url is None:
-                found = _LISTENING.search(log_path.read_text(errors="replace"))
-                url = found.group(1) if found else None
+                url = listening_url(log_path.read_text(errors="replace"))
             if url is not None and _answers(url):
                 return url
             time.sleep(0.25)

@@ -15,6 +15,15 @@ class Session(Protocol):
     def request(self, method: str, url: str, json: Any = None): ...
 
 
+def default_session() -> Session:
+    """An authorized session of the ambient Google credentials (the runner's identity)."""
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, _ = google.auth.default()
+    return AuthorizedSession(credentials)
+
+
 class RestClient:
     def __init__(
         self,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import threading
 from pathlib import Path
@@ -25,7 +26,17 @@ from serving.app import JsonAccessLogger, Limits, make_app
 from serving.batching import BatchingConfig
 from serving.model import LoadedModel, RequestError, resolve_model_dir
 
-__all__ = ["LoadedModel", "RequestError", "ServerThread", "resolve_model_dir", "main"]
+__all__ = ["LoadedModel", "RequestError", "ServerThread", "listening_url", "main",
+           "resolve_model_dir"]  # fmt: skip
+
+_LISTENING = re.compile(r"serving \S+ on (http://[\d.]+:\d+)/v1/models/")
+
+
+def listening_url(text: str) -> str | None:
+    """The server's root (`http://<host>:<port>`) from the line it prints once listening, or
+    None if `text` has no such line. Local deployments and the benchmarks wait for it."""
+    found = _LISTENING.search(text)
+    return found.group(1) if found else None
 
 
 async def _listen(app: web.Application, host: str, port: int, **runner_args):

@@ -42,18 +42,20 @@ def deploy(registration: dict[str, Any], exec_properties: dict[str, Any], *, ses
     record: dict[str, Any] = {"model_name": registration.get("model_name", ""),
                               "version": registration.get("version"), "endpoint_url": "",
                               "error": "", "started_at": _now()}  # fmt: skip
+
+    def finished(status: str, **fields: Any) -> dict:
+        return record | {"status": status, **fields, "completed_at": _now()}
+
     try:
         settings = deploy_settings(exec_properties)
     except ValueError as exc:
-        return record | {"status": DEPLOY_FAILED, "target": exec_properties.get("deploy_target"),
-                         "error": str(exc), "completed_at": _now()}  # fmt: skip
+        return finished(DEPLOY_FAILED, target=exec_properties.get("deploy_target"), error=str(exc))
     record |= {"target": settings.deploy_target, "preset": settings.deploy_preset}
     if settings.deploy_target == NONE:
-        reason = "deployment disabled (deploy_target none)"
-        return record | {"status": SKIPPED, "reason": reason, "completed_at": _now()}
+        return finished(SKIPPED, reason="deployment disabled (deploy_target none)")
     if not registration.get("registered"):
-        reason = f"nothing registered to deploy: {registration.get('reason', 'not blessed')}"
-        return record | {"status": SKIPPED, "reason": reason, "completed_at": _now()}
+        why = registration.get("reason", "not blessed")
+        return finished(SKIPPED, reason=f"nothing registered to deploy: {why}")
     try:
         if settings.deploy_target == LOCAL:
             url = _deploy_local(registration, settings, exec_properties["models_dir"])
@@ -61,9 +63,8 @@ def deploy(registration: dict[str, Any], exec_properties: dict[str, Any], *, ses
             url = _deploy_cloud_run(registration, settings, session)
     except Exception as exc:  # the error is the stage's result, not the run's
         log.exception("deployment failed")
-        return record | {"status": DEPLOY_FAILED, "error": f"{type(exc).__name__}: {exc}",
-                         "completed_at": _now()}  # fmt: skip
-    return record | {"status": DEPLOYED, "endpoint_url": url, "completed_at": _now()}
+        return finished(DEPLOY_FAILED, error=f"{type(exc).__name__}: {exc}")
+    return finished(DEPLOYED, endpoint_url=url)
 
 
 def _deploy_local(registration: dict, settings: DeploySettings, models_dir: str) -> str:
@@ -81,14 +82,10 @@ def _deploy_cloud_run(registration: dict, settings: DeploySettings, session) -> 
     from infra.naming import sa_email
     from registry.base import ModelVersion
     from registry.cloudrun import CloudRunDeployer, Endpoint
+    from registry.rest import default_session
     from serving.routing import RUNTIME_IMAGES, serving_runtime
 
-    if session is None:
-        import google.auth
-        from google.auth.transport.requests import AuthorizedSession
-
-        credentials, _ = google.auth.default()
-        session = AuthorizedSession(credentials)
+    session = session or default_session()
     project = settings.project
     endpoint = Endpoint(
         name=registration["model_name"],

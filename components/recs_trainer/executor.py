@@ -14,6 +14,18 @@ from components.recs_trainer.spec import HYPERPARAMETER_KEYS, RAW_EXAMPLES_KEY, 
 from components.scale_out import TRAINING_JOB_KEYS, TrainingJobSettings, training_job_settings
 
 
+def with_custom_config(exec_properties: dict[str, Any], **entries: Any) -> dict[str, Any]:
+    """A copy of `exec_properties` whose custom_config (a JSON object) also holds `entries`."""
+    props = dict(exec_properties)
+    raw = props.get("custom_config")
+    config = json_utils.loads(raw) if raw else {}
+    if not isinstance(config, dict):
+        raise ValueError(f"custom_config must be a JSON object, got {type(config).__name__}")
+    config.update(entries)
+    props["custom_config"] = json_utils.dumps(config)
+    return props
+
+
 def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
     """Move the typed hyperparameters and tracking settings into the custom_config run_fn reads.
 
@@ -21,20 +33,16 @@ def merge_hyperparameters(exec_properties: dict[str, Any]) -> dict[str, Any]:
     ones a caller sets per pipeline run.
     """
     props = dict(exec_properties)
-    raw = props.get("custom_config")
-    config = json_utils.loads(raw) if raw else {}
-    if not isinstance(config, dict):
-        raise ValueError(f"custom_config must be a JSON object, got {type(config).__name__}")
+    entries = {}
     for key in HYPERPARAMETER_KEYS:
         value = props.pop(key, None)
         if value is not None:
-            config[key] = value
+            entries[key] = value
     for key in TRACKING_KEYS:
         value = props.pop(key, None)
         if value:  # "" (a pipeline input left empty) keeps the trainer's default
-            config[key] = value
-    props["custom_config"] = json_utils.dumps(config)
-    return props
+            entries[key] = value
+    return with_custom_config(props, **entries)
 
 
 def add_raw_eval_files(exec_properties: dict[str, Any], input_dict) -> dict[str, Any]:
@@ -42,23 +50,15 @@ def add_raw_eval_files(exec_properties: dict[str, Any], input_dict) -> dict[str,
     raw = input_dict.get(RAW_EXAMPLES_KEY) or []
     if not raw:
         return exec_properties
-    props = dict(exec_properties)
-    config = json_utils.loads(props["custom_config"])
     uri = artifact_utils.get_split_uri(raw, "eval")
-    config["raw_eval_files"] = [os.path.join(uri, "*")]
-    props["custom_config"] = json_utils.dumps(config)
-    return props
+    return with_custom_config(exec_properties, raw_eval_files=[os.path.join(uri, "*")])
 
 
 def in_job(exec_properties: dict[str, Any], job: TrainingJobSettings) -> dict[str, Any]:
     """The properties the custom job's executor gets: train where it is (no region), and
     check that the GPUs it was given are visible (`gpu_count`, trainer.strategy)."""
     props = {k: v for k, v in exec_properties.items() if k not in TRAINING_JOB_KEYS}
-    raw = props.get("custom_config")
-    config = json_utils.loads(raw) if raw else {}
-    config["gpu_count"] = job.accelerator_count
-    props["custom_config"] = json_utils.dumps(config)
-    return props
+    return with_custom_config(props, gpu_count=job.accelerator_count)
 
 
 def job_labels(exec_properties: dict[str, Any]) -> dict[str, str]:

@@ -9,8 +9,6 @@ before it, and leaves the registry, the models and the served champion as they w
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from demo import steps
@@ -25,10 +23,6 @@ MODEL = "acme-main"
 
 def _values(configs, generated, warehouse, **extra):
     return steps.pipeline_values(configs, generated, warehouse) | {"model_name": MODEL, **extra}
-
-
-def _read(run, component, key, name):
-    return json.loads((run.output(component, key) / name).read_text())
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +46,9 @@ def two_runs(tmp_path_factory):
             run = run_local(template, values, root=root, report=lines.append, beam_workers=1)
             results.append((
                 lines,
-                _read(run, "RecsEvaluator", "evaluation", "evaluation.json"),
-                _read(run, "RecsRegistrar", "registration", "registration.json"),
-                _read(run, "RecsDeployer", "deployment", "deployment.json"),
+                run.read_json("RecsEvaluator", "evaluation", "evaluation.json"),
+                run.read_json("RecsRegistrar", "registration", "registration.json"),
+                run.read_json("RecsDeployer", "deployment", "deployment.json"),
             ))  # fmt: skip
         yield root, results, (configs, generated, warehouse)
     finally:

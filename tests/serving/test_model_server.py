@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from serving.model_server import ServerThread, resolve_model_dir
+from serving.model_server import ServerThread, listening_url, resolve_model_dir
 from tests.serving.tiny_model import CATALOGUE, save_tiny_model
 
 
@@ -199,7 +199,6 @@ def test_concurrent_requests_share_model_calls_and_each_gets_its_own_answer(tmp_
 def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path):
     """Graceful shutdown: a request waiting in a batch when SIGTERM arrives still gets its
     answer, and the process exits 0."""
-    import re
     import signal
     import subprocess
     import sys
@@ -216,12 +215,12 @@ def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root,
     )  # fmt: skip
     try:
-        found = None
-        while found is None:  # TensorFlow's start-up lines come first
+        root_url = None
+        while root_url is None:  # TensorFlow's start-up lines come first
             line = server.stdout.readline()
             assert line, "the server exited before serving"
-            found = re.search(r"serving \S+ on (http://[\d.:]+/v1/models/recommender)", line)
-        url = found.group(1)
+            root_url = listening_url(line)
+        url = f"{root_url}/v1/models/recommender"
         answers = []
         request = threading.Thread(target=lambda: answers.append(_call(
             f"{url}:predict", {"instances": [{"customer_id": "C1", "revenue": 1}]})))  # fmt: skip
