@@ -58,6 +58,10 @@ class ReorderConfig(Spec):
     """How many most similar products each product keeps in the co-purchase similarity."""
     new_weight: float = Field(default=1.0, ge=0, le=10)
     """Weight of the discovery loss (ranking only products the customer never bought)."""
+    candidates: int = Field(default=200, ge=1, le=10_000)
+    """How many never-bought products each cheap signal (co-purchase with everything the
+    customer bought and with what they bought lately, the two-tower score, recent popularity)
+    nominates for the scorer; every product the customer bought is a candidate too."""
 
     @field_validator("hidden_units")
     @classmethod

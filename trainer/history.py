@@ -90,9 +90,28 @@ class HistoryTable:
         return self.items.shape[1]
 
 
+def unique_rows(*columns: np.ndarray, return_counts: bool = False):
+    """`np.unique(np.stack(columns, 1), axis=0)` for integer columns (the same sorted rows,
+    and their counts), by a lexicographic sort instead of numpy's row-as-bytes sort, which is
+    several times slower on the train split's hundreds of thousands of rows."""
+    cols = [np.asarray(c, np.int64) for c in columns]
+    order = np.lexsort(cols[::-1])  # the first column is the primary key
+    ordered = [c[order] for c in cols]
+    repeat = np.zeros(len(order), bool)  # the same row as the one before
+    if len(order):
+        repeat[1:] = True
+        for c in ordered:
+            repeat[1:] &= c[1:] == c[:-1]
+    starts = np.flatnonzero(~repeat)
+    rows = np.stack([c[starts] for c in ordered], 1).reshape(-1, len(cols))
+    if return_counts:
+        return rows, np.diff(np.r_[starts, len(order)])
+    return rows
+
+
 def _baskets(purchases: Purchases) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (customer, product, timestamp) triples sorted by customer, then time."""
-    triples = np.unique(np.stack([purchases.customer, purchases.ts, purchases.product], 1), axis=0)
+    triples = unique_rows(purchases.customer, purchases.ts, purchases.product)
     return triples[:, 0], triples[:, 2], triples[:, 1]
 
 
@@ -123,7 +142,7 @@ def history_table(
     decayed = [np.add.reduceat(np.exp(-age_days / d), starts) for d in DECAY_DAYS]
 
     # Per customer: baskets (distinct timestamps), last basket, distinct products.
-    cust_time = np.unique(np.stack([c, t], 1), axis=0)
+    cust_time = unique_rows(c, t)
     cust_baskets = np.bincount(cust_time[:, 0], minlength=n_customers).astype(np.float64)
     cust_last = np.full(n_customers, -np.inf)
     np.maximum.at(cust_last, cust_time[:, 0], cust_time[:, 1].astype(np.float64))
@@ -225,10 +244,10 @@ def product_features(purchases: Purchases, now: float, *, n_products: int) -> np
 
     def buyers(since_days: float | None) -> np.ndarray:
         keep = np.ones(len(c), bool) if since_days is None else t >= now - since_days * DAY
-        pairs = np.unique(np.stack([c[keep], p[keep]], 1), axis=0)
+        pairs = unique_rows(c[keep], p[keep])
         return np.bincount(pairs[:, 1], minlength=n_products).astype(np.float64)
 
-    pairs, baskets = np.unique(np.stack([c, p], 1), axis=0, return_counts=True)
+    pairs, baskets = unique_rows(c, p, return_counts=True)
     repeaters = np.bincount(pairs[baskets >= 2, 1], minlength=n_products).astype(np.float64)
     all_buyers = buyers(None)
     out[:, 0] = np.log1p(all_buyers)

@@ -132,21 +132,34 @@ def recall_at_k(
     """Per-row recall: |ranked[:k] ∩ test items| / min(|test items|, k).
 
     `ranked` is a 2-D array or a list of 1-D arrays (rows may differ in length)."""
-    out = np.empty(len(test_items), dtype=np.float64)
-    for i, items in enumerate(test_items):
-        hits = np.isin(ranked[i][:k], items).sum()
-        out[i] = hits / min(len(items), k)
-    return out
+    return _recall(_hits(ranked, test_items, k), test_items, k)
 
 
 def ndcg_at_k(ranked: Sequence[np.ndarray], test_items: Sequence[np.ndarray], k: int) -> np.ndarray:
     """Per-row NDCG@k with binary relevance (module doc)."""
+    return _ndcg(_hits(ranked, test_items, k), test_items, k)
+
+
+def _hits(
+    ranked: Sequence[np.ndarray], test_items: Sequence[np.ndarray], depth: int
+) -> list[np.ndarray]:
+    """Per row, whether each of the first `depth` ranked products is a test item."""
+    return [np.isin(ranked[i][:depth], items) for i, items in enumerate(test_items)]
+
+
+def _recall(hits: list[np.ndarray], test_items: Sequence[np.ndarray], k: int) -> np.ndarray:
+    return np.array(
+        [row[:k].sum() / min(len(items), k) for row, items in zip(hits, test_items, strict=True)],
+        dtype=np.float64,
+    )
+
+
+def _ndcg(hits: list[np.ndarray], test_items: Sequence[np.ndarray], k: int) -> np.ndarray:
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     out = np.empty(len(test_items), dtype=np.float64)
-    for i, items in enumerate(test_items):
-        hits = np.isin(ranked[i][:k], items)
-        ideal = discounts[: min(len(items), k)].sum()
-        out[i] = discounts[: len(hits)][hits].sum() / ideal
+    for i, (row, items) in enumerate(zip(hits, test_items, strict=True)):
+        row = row[:k]
+        out[i] = discounts[: len(row)][row].sum() / discounts[: min(len(items), k)].sum()
     return out
 
 
@@ -214,10 +227,12 @@ def evaluate_ranked(
                     for i, ranked in enumerate(lists)
                 ]
             batch_items = items[start : start + batch_size]
+            # One membership test per list, at the deepest K; every K reads its prefix.
+            hits = _hits(lists, batch_items, max(*ks, *NDCG_KS))
             for k in ks:
-                sums[k] += recall_at_k(lists, batch_items, k).sum()
+                sums[k] += _recall(hits, batch_items, k).sum()
             for k in NDCG_KS:
-                ndcg[k] += ndcg_at_k(lists, batch_items, k).sum()
+                ndcg[k] += _ndcg(hits, batch_items, k).sum()
         prefix = "new_" if mode == "new" else ""
         for k in ks:
             results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)

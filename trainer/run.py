@@ -579,6 +579,7 @@ def _fit_reorder(
         epochs=config.epochs,
         learning_rate=config.learning_rate,
         new_weight=config.new_weight,
+        per_signal=config.candidates,
         seed=seed,
     )
     return scorer, losses
@@ -609,6 +610,7 @@ def _serving_history(
         ),
         scorer=scorer,
         explicit_age_days=float(np.median(ages)) if len(ages) else 30.0,
+        candidates_per_signal=config.candidates if config else ReorderConfig().candidates,
     )
 
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from specs import HistoryFeature, history_names
 from trainer.history import CUSTOMER_FEATURES, DECAY_DAYS, ITEM_FEATURES, HistoryTable
-from trainer.reorder import pair_features, scatter_history, sparse_tensor
+from trainer.reorder import candidate_pairs, scatter_history, sparse_tensor
 
 
 def _to_raw_input(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -49,6 +49,7 @@ class ServingHistory:
     similarity (`trainer.history.co_purchase_similarity`), `scorer` the trained re-order scorer
     (None: rank by the two-tower score alone). `explicit_age_days` is how long ago a product
     listed in a request's explicit `history` counts as bought (requests carry no dates).
+    `candidates_per_signal` is the scorer's `trainer.reorder.candidate_pairs` setting.
     """
 
     feature: HistoryFeature
@@ -58,6 +59,7 @@ class ServingHistory:
     similarity: sp.csr_matrix
     scorer: tf.keras.Model | None
     explicit_age_days: float
+    candidates_per_signal: int = 200
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class RetrievalServingModule(tf.Module):
             default_value=-1,
         )
         self.explicit_age_days = float(history.explicit_age_days)
+        self.candidates_per_signal = int(history.candidates_per_signal)
         self.pooled_items = min(history.feature.max_items, table.max_items)
         self.serve = tf.function(
             lambda features: self._serve_stored(features, exclude_bought=False),
@@ -229,14 +232,21 @@ class RetrievalServingModule(tf.Module):
             return self._rate(query, every)
         return tf.linalg.matmul(query, self.candidate_embeddings, transpose_b=True)
 
-    def _top(self, scores: tf.Tensor, query: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _top(
+        self, scores: tf.Tensor, query: tf.Tensor, products: tf.Tensor | None = None
+    ) -> dict[str, tf.Tensor]:
+        """The top k of `scores`, which are the catalogue's or, given `products` (`[batch, m]`
+        product indices), those products'."""
         top = tf.math.top_k(scores, k=self.k)
+        chosen = top.indices
+        if products is not None:
+            chosen = tf.gather(products, chosen, batch_dims=1)
         out = {
-            "product_ids": tf.gather(self.product_ids, top.indices),
+            "product_ids": tf.gather(self.product_ids, chosen),
             "scores": tf.cast(top.values, tf.float32),
         }
         if self.ratings is not None and not self.ratings.rank_by_rating:
-            out["ratings"] = self._rate(query, tf.gather(self.candidate_embeddings, top.indices))
+            out["ratings"] = self._rate(query, tf.gather(self.candidate_embeddings, chosen))
         return out
 
     def _serve(self, features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -256,16 +266,23 @@ class RetrievalServingModule(tf.Module):
         inputs[self._history_names[1]] = weights
         query = self.query_tower(inputs, training=False)
         scores = self._base_scores(query)
-        if self.scorer is not None:
-            similarity = tf.SparseTensor(
-                self.similarity_indices, self.similarity_values, self.similarity_shape
-            )
-            features = pair_features(history, customer, self.product_table, scores, similarity)
-            scores = self.scorer(features, training=False)
-        if exclude_bought:
-            bought = history[..., ITEM_FEATURES.index("bought")] > 0
-            scores = tf.where(bought, tf.constant(-np.inf, scores.dtype), scores)
-        return self._top(scores, query)
+        if self.scorer is None:
+            if exclude_bought:
+                bought = history[..., ITEM_FEATURES.index("bought")] > 0
+                scores = tf.where(bought, tf.constant(-np.inf, scores.dtype), scores)
+            return self._top(scores, query)
+        similarity = tf.SparseTensor(
+            self.similarity_indices, self.similarity_values, self.similarity_shape
+        )
+        # Discovery ranks only never-bought candidates; there are always k places for them.
+        pairs = candidate_pairs(
+            history, customer, self.product_table, scores, similarity,
+            per_signal=self.candidates_per_signal, include_bought=not exclude_bought,
+            min_new=self.k,
+        )  # fmt: skip
+        scored = self.scorer(pairs.features, training=False)
+        scored = tf.where(pairs.valid, scored, tf.constant(-np.inf, scored.dtype))
+        return self._top(scored, query, pairs.products)
 
     def _serve_stored(self, features, exclude_bought: bool):
         transformed = self._transform(features)

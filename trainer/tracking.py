@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -93,26 +94,62 @@ def _finite(value: Any) -> bool:
 
 
 class RunTracker:
-    """One MLflow run of a training; every call is a no-op once tracking has failed."""
+    """One MLflow run of a training; every call is a no-op once tracking has failed.
+
+    `start` creates the run in a background thread, so the training goes on meanwhile (a new
+    local SQLite store first migrates its schema, which takes seconds); every later call, and
+    reading `run_id`, `experiment_id` or `error`, waits for it to finish.
+    """
 
     def __init__(self, settings: TrackingSettings, *, token_fetch=None) -> None:
         self.settings = settings
-        self.run_id: str | None = None
-        self.experiment_id: str | None = None
-        self.error: str | None = None
+        self._run_id: str | None = None
+        self._experiment_id: str | None = None
+        self._error: str | None = None
         self._client = None
         self._token_fetch = token_fetch
+        self._starting: threading.Thread | None = None
+
+    def _started(self) -> None:
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+
+    @property
+    def run_id(self) -> str | None:
+        self._started()
+        return self._run_id
+
+    @property
+    def experiment_id(self) -> str | None:
+        self._started()
+        return self._experiment_id
+
+    @property
+    def error(self) -> str | None:
+        self._started()
+        return self._error
 
     @property
     def active(self) -> bool:
-        return self._client is not None and self.run_id is not None and self.error is None
+        return self.run_id is not None and self._client is not None and self._error is None
 
     def _fail(self, action: str, exc: Exception) -> None:
-        self.error = f"{action}: {type(exc).__name__}: {exc}"
-        log.warning("MLflow tracking at %s stopped (%s)", self.settings.tracking_uri, self.error)
+        self._error = f"{action}: {type(exc).__name__}: {exc}"
+        log.warning("MLflow tracking at %s stopped (%s)", self.settings.tracking_uri, self._error)
 
     def start(self, *, tags: Mapping[str, str], params: Mapping[str, Any], configs) -> None:
-        """Create the run (and its experiment), with its tags, parameters and configs."""
+        """Create the run (and its experiment), with its tags, parameters and configs, in a
+        background thread (class doc)."""
+        self._starting = threading.Thread(
+            target=self._start,
+            kwargs={"tags": dict(tags), "params": dict(params), "configs": dict(configs)},
+            name="mlflow-start",
+            daemon=True,
+        )
+        self._starting.start()
+
+    def _start(self, *, tags: Mapping[str, str], params: Mapping[str, Any], configs) -> None:
         try:
             if not self.settings.tracking_uri:
                 raise ValueError("no tracking URI was given and the run folder is not local")
@@ -125,21 +162,21 @@ class RunTracker:
             client = MlflowClient(tracking_uri=self.settings.tracking_uri)
             experiment = client.get_experiment_by_name(self.settings.experiment)
             if experiment is not None:
-                self.experiment_id = experiment.experiment_id
+                self._experiment_id = experiment.experiment_id
             else:
-                self.experiment_id = client.create_experiment(
+                self._experiment_id = client.create_experiment(
                     self.settings.experiment, artifact_location=self._artifact_location()
                 )
             run = client.create_run(
-                self.experiment_id, run_name=self.settings.run_name, tags=dict(tags)
+                self._experiment_id, run_name=self.settings.run_name, tags=dict(tags)
             )
-            self._client, self.run_id = client, run.info.run_id
+            self._client, self._run_id = client, run.info.run_id
             client.log_batch(
-                self.run_id, params=[Param(k, v) for k, v in _flat_params(params).items()]
+                self._run_id, params=[Param(k, v) for k, v in _flat_params(params).items()]
             )
             for name, config in configs.items():
-                client.log_dict(self.run_id, config, f"configs/{name}.json")
-            log.info("MLflow run %s in experiment %r", self.run_id, self.settings.experiment)
+                client.log_dict(self._run_id, config, f"configs/{name}.json")
+            log.info("MLflow run %s in experiment %r", self._run_id, self.settings.experiment)
         except Exception as exc:  # tracking never fails the training
             self._fail("starting the run", exc)
 

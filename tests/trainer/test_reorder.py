@@ -5,7 +5,13 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from trainer.history import ITEM_FEATURES, PRODUCT_FEATURES
-from trainer.reorder import N_FEATURES, co_purchase_scores, pair_features, sparse_tensor
+from trainer.reorder import (
+    N_FEATURES,
+    candidate_pairs,
+    co_purchase_scores,
+    pair_features,
+    sparse_tensor,
+)
 
 SIMILARITY = sp.csr_matrix(np.array([[0, 0.5, 0], [0.5, 0, 1.0], [0, 0.25, 0]], np.float32))
 
@@ -45,3 +51,73 @@ def test_listwise_loss_ranks_the_catalogue_and_the_never_bought_products():
     np.testing.assert_allclose(float(loss), np.log(3) + 0.5 * np.log(2), rtol=1e-6)
     alone = listwise_loss(tf.zeros([1, 3]), labels, bought, new_weight=0.0)
     np.testing.assert_allclose(float(alone), np.log(3), rtol=1e-6)
+
+
+def _two_customers():
+    """8 products. Customer 0 bought products 0 and 1 (1 more recently), customer 1 only 2."""
+    n = 8
+    history = np.zeros([2, n, len(ITEM_FEATURES)], np.float32)
+    bought, since = ITEM_FEATURES.index("bought"), ITEM_FEATURES.index("log_days_since_last")
+    history[0, [0, 1], bought] = 1.0
+    history[0, [0, 1], since] = [np.log1p(9.0), np.log1p(1.0)]
+    history[1, 2, bought] = 1.0
+    products = np.zeros([n, len(PRODUCT_FEATURES)], np.float32)
+    products[7, PRODUCT_FEATURES.index("log_buyers_30d")] = 5.0  # selling well lately
+    retrieval = np.tile(np.arange(n, dtype=np.float32)[::-1] * 0.1, [2, 1])  # 0 best ... 7 worst
+    retrieval[:, 6] = 10.0  # the two towers like product 6 most
+    similarity = np.zeros([n, n], np.float32)
+    similarity[0, 5] = similarity[2, 4] = 1.0  # bought with 0: 5; bought with 2: 4
+    return history, products, retrieval, sparse_tensor(sp.csr_matrix(similarity))
+
+
+def test_candidates_are_the_bought_products_then_each_signals_nominees():
+    history, products, retrieval, similarity = _two_customers()
+    pairs = candidate_pairs(
+        tf.constant(history), tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
+        similarity, per_signal=1,
+    )  # fmt: skip
+    got, valid = pairs.products.numpy(), pairs.valid.numpy()
+    # Two places for bought products (the batch's most prolific buyer), most recent first;
+    # customer 1 bought one, so its second place is padding.
+    assert list(got[0, :2]) == [1, 0] and list(valid[0, :2]) == [True, True]
+    assert got[1, 0] == 2 and list(valid[1, :2]) == [True, False]
+    np.testing.assert_array_equal(pairs.bought.numpy()[:, :2], valid[:, :2].astype(np.float32))
+    # Four signals nominate one never-bought product each (4 places): co-purchase with what
+    # was bought (5 for customer 0, 4 for customer 1), the two-tower score (6) and recent
+    # popularity (7); recent co-purchase is zero everywhere here, and of equal scores top-k
+    # takes the lowest index (2 for customer 0, 0 for customer 1).
+    assert set(got[0, 2:]) == {5, 6, 7, 2}
+    assert set(got[1, 2:]) == {4, 6, 7, 0}
+    assert valid[:, 2:].all() and not pairs.bought.numpy()[:, 2:].any()
+    assert pairs.features.shape == (2, 6, N_FEATURES)
+    # The features are those of pair_features over the whole catalogue, gathered.
+    every = pair_features(
+        tf.constant(history), tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
+        similarity,
+    ).numpy()  # fmt: skip
+    np.testing.assert_allclose(
+        pairs.features.numpy(), np.take_along_axis(every, got[..., None], axis=1), rtol=1e-6
+    )
+
+
+def test_discovery_candidates_leave_out_the_bought_products_and_keep_k_places():
+    history, products, retrieval, similarity = _two_customers()
+    pairs = candidate_pairs(
+        tf.constant(history), tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
+        similarity, per_signal=1, include_bought=False, min_new=5,
+    )  # fmt: skip
+    got = pairs.products.numpy()
+    assert got.shape == (2, 5) and pairs.valid.numpy().all()
+    assert not ({0, 1} & set(got[0])) and 2 not in set(got[1])
+
+
+def test_listwise_loss_ignores_padding():
+    from trainer.reorder import listwise_loss
+
+    labels = tf.constant([[1.0, 0.0, 1.0, 1.0]])
+    bought = tf.constant([[1.0, 0.0, 0.0, 0.0]])
+    valid = tf.constant([[True, True, True, False]])
+    scores = tf.constant([[0.0, 0.0, 0.0, 50.0]])
+    padded = listwise_loss(scores, labels, bought, new_weight=0.5, valid=valid)
+    plain = listwise_loss(tf.zeros([1, 3]), labels[:, :3], bought[:, :3], new_weight=0.5)
+    np.testing.assert_allclose(float(padded), float(plain), rtol=1e-6)
