@@ -1,7 +1,7 @@
 """Pipeline template CLI: list, describe, compile to KFP IR.
 
 python -m pipelines list
-python -m pipelines describe quicktest [--version 1.4.0]
+python -m pipelines describe quicktest [--version 1.5.0]
 python -m pipelines compile quicktest|--all [--version V] [--image IMG] --out DIR
 """
 

@@ -35,7 +35,7 @@ from specs.features import timestamp_zscore_name
 from specs.parameters import FROM_TRAINER_MODULE, TRAINER_PARAMETERS, check_trainer_parameter
 from trainer.callbacks import EpochProgress, early_stopping_callback, validation_rows
 from trainer.candidates import candidate_features, latest_row_per_index
-from trainer.data import canonical_order, columns_dataset, read_columns
+from trainer.data import canonical_order, columns_dataset, read_transformed
 from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
 from trainer.history import (
     DAY,
@@ -184,7 +184,7 @@ def run_training(
 
     Args:
       fn_args: `tfx.components.FnArgs`: train_files / eval_files (glob patterns of gzipped
-        transformed TFRecords), transform_output (TFT output dir), serving_model_dir,
+        raw TFRecords, transformed as they are read), transform_output (TFT output dir), serving_model_dir,
         model_run_dir and custom_config (may be None; overrides epochs, batch_size,
         learning_rate, seed, top_k; `raw_eval_files` names the untransformed eval split the
         exported model is queried with).
@@ -256,7 +256,7 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     needed -= set(history_inputs)
     time_name = history_time_name(feature) if feature else None
     needed |= {n for n in (time_name, target) if n}
-    spec = {name: tft_output.transformed_feature_spec()[name] for name in sorted(needed)}
+    needed = sorted(needed)
 
     strategy = make_strategy(
         requested_gpus=int((fn_args.custom_config or {}).get("gpu_count") or 0)
@@ -267,7 +267,7 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     log.info("hyperparameters: %s", hp)
 
     start = time.perf_counter()
-    train = canonical_order(read_columns(fn_args.train_files, spec))
+    train = canonical_order(read_transformed(fn_args.train_files, tft_output, needed))
     history = None
     if feature:
         history, train[history_inputs[0]], train[history_inputs[1]] = _training_history(
@@ -418,7 +418,7 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     log.info("serving model exported to %s", fn_args.serving_model_dir)
 
     start = time.perf_counter()
-    eval_ = canonical_order(read_columns(fn_args.eval_files, spec))
+    eval_ = canonical_order(read_transformed(fn_args.eval_files, tft_output, needed))
     evaluation = _evaluate(
         fn_args, train, eval_, features, vocab_sizes, raw_query_columns, raw_spec, tft_output
     )

@@ -70,7 +70,7 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
         import tensorflow_transform as tft
 
-        from trainer.data import read_columns
+        from trainer.data import read_transformed
         from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
         from trainer.metrics import KS
         from trainer.run import METRICS_FILE
@@ -82,10 +82,9 @@ class Executor(base_executor.BaseExecutor):
         tft_output = tft.TFTransformOutput(
             artifact_utils.get_single_uri(input_dict["transform_graph"])
         )
-        spec = {name: tft_output.transformed_feature_spec()[name] for name in (qid, cid)}
         examples = input_dict["examples"]
-        train = read_columns(_split_files(examples, "train"), spec)
-        eval_ = read_columns(_split_files(examples, "eval"), spec)
+        train = read_transformed(_split_files(examples, "train"), tft_output, [qid, cid])
+        eval_ = read_transformed(_split_files(examples, "eval"), tft_output, [qid, cid])
         split = protocol_split(
             train[qid], train[cid], eval_[qid], eval_[cid],
             n_customers=tft_output.vocabulary_size_by_name(qid),

@@ -11,7 +11,8 @@ class RecsEvaluatorSpec(ComponentSpec):
         "model": ChannelParameter(type=standard_artifacts.Model),
         # The trainer's metrics file: RMSE/MAE of a rating head and the MLflow run id.
         "model_run": ChannelParameter(type=standard_artifacts.ModelRun),
-        # Transformed examples: the vocabulary indices of the train and eval splits.
+        # The train and eval splits: their ids become vocabulary indices through the transform
+        # graph (Transform does not materialize transformed examples).
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         # Raw examples: the exported model is queried with the raw eval rows.
         "raw_examples": ChannelParameter(type=standard_artifacts.Examples),

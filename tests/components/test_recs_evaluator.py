@@ -30,19 +30,17 @@ def inputs(tiny_transformed, trained_run, tmp_path):
     """The artifacts TFX would hand the executor, laid out as TFX lays them out."""
     fn_args, _ = trained_run
     root = tiny_transformed.root
-    examples, raw, model = tmp_path / "examples", tmp_path / "raw", tmp_path / "model"
-    for split in ("train", "eval"):
-        (examples / f"Split-{split}").parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.join(root, "transformed", split), examples / f"Split-{split}")
-    raw.mkdir()
-    os.symlink(os.path.join(root, "raw", "eval"), raw / "Split-eval")
+    examples, model = tmp_path / "examples", tmp_path / "model"
+    examples.mkdir()
+    for split in ("train", "eval"):  # ExampleGen's raw splits, which the pipeline hands both
+        os.symlink(os.path.join(root, "raw", split), examples / f"Split-{split}")
     model.mkdir()
     os.symlink(fn_args.serving_model_dir, model / "Format-Serving")
     return {
         "model": [artifact(standard_artifacts.Model, model)],
         "model_run": [artifact(standard_artifacts.ModelRun, fn_args.model_run_dir)],
         "examples": [artifact(standard_artifacts.Examples, examples, ["train", "eval"])],
-        "raw_examples": [artifact(standard_artifacts.Examples, raw, ["eval"])],
+        "raw_examples": [artifact(standard_artifacts.Examples, examples, ["train", "eval"])],
         "transform_graph": [
             artifact(standard_artifacts.TransformGraph, tiny_transformed.transform_output)
         ],

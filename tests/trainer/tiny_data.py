@@ -122,7 +122,9 @@ def preprocessing_fn(inputs):
 
 
 def transform(train_rows, eval_rows, root: str) -> dict[str, str]:
-    """Run TFT with Beam's DirectRunner: analyze train, transform both, write like Transform."""
+    """Fit TFT on train with Beam's DirectRunner and write the raw splits, as the pipeline
+    does: Transform writes the transform graph and no transformed examples; the trainer
+    transforms the raw splits as it reads them."""
     import apache_beam as beam
     import tensorflow as tf
     import tensorflow_transform as tft
@@ -142,39 +144,24 @@ def transform(train_rows, eval_rows, root: str) -> dict[str, str]:
     transform_dir = os.path.join(root, "transform_graph")
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=os.path.join(root, "tmp")):
         train = pipeline | "train" >> beam.Create(train_rows)
-        eval_ = pipeline | "eval" >> beam.Create(eval_rows)
         transform_fn = (train, metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
         _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
-        for name, rows in (("train", train), ("eval", eval_)):
-            data, out_metadata = ((rows, metadata), transform_fn) | f"t_{name}" >> (
-                tft_beam.TransformDataset()
-            )
-            coder = tft.coders.ExampleProtoCoder(out_metadata.schema)
-            _ = (
-                data
-                | f"encode_{name}" >> beam.Map(coder.encode)
-                | f"write_{name}"
-                >> beam.io.WriteToTFRecord(
-                    os.path.join(root, "transformed", name, "part"),
-                    file_name_suffix=".gz",
-                    num_shards=1,
-                )
-            )
-    # The raw eval split, as ExampleGen writes it: the exported model is evaluated on it.
-    os.makedirs(os.path.join(root, "raw", "eval"), exist_ok=True)
-    with tf.io.TFRecordWriter(
-        os.path.join(root, "raw", "eval", "part.gz"), options="GZIP"
-    ) as writer:
-        for row in eval_rows:
-            writer.write(raw_example(row).SerializeToString())
+    # The raw splits, as ExampleGen writes them.
+    for name, rows in (("train", train_rows), ("eval", eval_rows)):
+        os.makedirs(os.path.join(root, "raw", name), exist_ok=True)
+        with tf.io.TFRecordWriter(
+            os.path.join(root, "raw", name, "part.gz"), options="GZIP"
+        ) as writer:
+            for row in rows:
+                writer.write(raw_example(row).SerializeToString())
     # TFX's Transform also writes the raw schema next to the transform graph; serving reads it.
     metadata_io.write_metadata(
         metadata, os.path.join(transform_dir, tft.TFTransformOutput.RAW_METADATA_DIR)
     )
     return {
         "transform_output": transform_dir,
-        "train": os.path.join(root, "transformed", "train", "*.gz"),
-        "eval": os.path.join(root, "transformed", "eval", "*.gz"),
+        "train": os.path.join(root, "raw", "train", "*.gz"),
+        "eval": os.path.join(root, "raw", "eval", "*.gz"),
         "raw_eval": os.path.join(root, "raw", "eval", "*.gz"),
     }
 

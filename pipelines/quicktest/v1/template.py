@@ -27,7 +27,7 @@ from specs.parameters import (
 
 _DEFERS = "0: the trainer module's value (its TrainingParams, then its ModelConfig)"
 
-VERSION = "1.4.0"
+VERSION = "1.5.0"
 COMPONENTS = ("QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer")
 
 

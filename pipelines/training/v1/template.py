@@ -26,7 +26,7 @@ from pipelines.quicktest.v1.template import QuickTestParameters
 from pipelines.stages import assemble, build_stages
 from pipelines.template import PipelineTemplate
 
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 COMPONENTS = (
     "QueryExampleGen",
     "StatisticsGen",
@@ -127,7 +127,7 @@ def create_pipeline(values: dict[str, Any], **runner: Any):
     evaluator = RecsEvaluator(
         model=trainer.outputs["model"],
         model_run=trainer.outputs["model_run"],
-        examples=stages["Transform"].outputs["transformed_examples"],
+        examples=example_gen.outputs["examples"],
         raw_examples=example_gen.outputs["examples"],
         transform_graph=stages["Transform"].outputs["transform_graph"],
         query_id=values["customer_column"],
