@@ -348,6 +348,62 @@ def _mean_softmax_loss(scores, labels) -> tf.Tensor:
     return tf.reduce_sum(tf.where(has_label, per_row, 0.0)) / count
 
 
+@dataclass(frozen=True)
+class _WindowPairs:
+    """Each window customer's valid candidates: features, labels and whether bought, one
+    array per customer (`candidate_pairs` without its padding)."""
+
+    features: list[np.ndarray]
+    labels: list[np.ndarray]
+    bought: list[np.ndarray]
+
+    def batch(self, rows: np.ndarray) -> tuple[tf.Tensor, ...]:
+        """`step`'s tensors for the customers `rows`, padded to the longest list."""
+        width = max(len(self.labels[r]) for r in rows)
+        features = np.zeros([len(rows), width, N_FEATURES], np.float32)
+        labels = np.zeros([len(rows), width], np.float32)
+        bought = np.zeros([len(rows), width], np.float32)
+        valid = np.zeros([len(rows), width], bool)
+        for i, r in enumerate(rows):
+            n = len(self.labels[r])
+            features[i, :n], labels[i, :n], bought[i, :n] = (
+                self.features[r],
+                self.labels[r],
+                self.bought[r],
+            )
+            valid[i, :n] = True
+        return tuple(tf.constant(x) for x in (features, labels, bought, valid))
+
+
+def _window_pairs(
+    window: ScorerWindow, scores: np.ndarray, per_signal: int, chunk: int = 256
+) -> _WindowPairs:
+    """`candidate_pairs` of every customer of a window, computed `chunk` customers at a time."""
+    out = _WindowPairs([], [], [])
+    products, similarity = tf.constant(window.products), sparse_tensor(window.similarity)
+    for start in range(0, len(window.customers), chunk):
+        rows = np.arange(start, min(start + chunk, len(window.customers)))
+        customers = window.customers[rows]
+        pairs = table_candidates(
+            tf.constant(window.table.items[customers]),
+            tf.constant(window.table.item_features[customers]),
+            tf.constant(window.table.customer_features[customers]),
+            products,
+            tf.constant(scores[rows].astype(np.float32)),
+            similarity,
+            per_signal=per_signal,
+        )
+        valid, chosen = pairs.valid.numpy(), pairs.products.numpy()
+        features, bought = pairs.features.numpy(), pairs.bought.numpy()
+        labels = window.labels[rows].toarray()
+        for i in range(len(rows)):
+            keep = valid[i]
+            out.features.append(features[i, keep])
+            out.labels.append(labels[i, chosen[i, keep]])
+            out.bought.append(bought[i, keep])
+    return out
+
+
 RetrievalFn = Callable[[HistoryTable, np.ndarray], np.ndarray]
 """(history table, customer indices) -> `[len(customers), n_products]` two-tower scores."""
 
@@ -368,55 +424,39 @@ def fit_scorer(
     loss of each epoch."""
     if not windows:
         raise ValueError("no training window has customers with purchases on both sides")
-    pieces = [
-        (
-            window,
-            retrieval_scores(window.table, window.customers).astype(np.float32),
-            sparse_tensor(window.similarity),
-        )
+    # A customer's candidates and their features depend on the window, not on the scorer:
+    # computed once, they serve every epoch.
+    pairs = [
+        _window_pairs(window, retrieval_scores(window.table, window.customers), per_signal)
         for window in windows
     ]
-
-    def batch_tensors(w: int, rows: np.ndarray):
-        # A batch comes from one window, so it shares that window's product tables.
-        window, scores, similarity = pieces[w]
-        customers = window.customers[rows]
-        return (
-            tf.constant(window.table.items[customers]),
-            tf.constant(window.table.item_features[customers]),
-            tf.constant(window.table.customer_features[customers]),
-            tf.constant(window.products),
-            tf.constant(scores[rows]),
-            similarity,
-            tf.constant(window.labels[rows].toarray()),
-        )
-
     rng = np.random.default_rng(seed)
-    first = batch_tensors(0, rng.permutation(len(windows[0].customers))[:64])
-    sample = table_candidates(*first[:6], per_signal=per_signal)
-    scorer.adapt(tf.boolean_mask(sample.features, sample.valid).numpy())
+    first = rng.permutation(len(windows[0].customers))[:64]
+    scorer.adapt(np.concatenate([pairs[0].features[i] for i in first]))
     optimizer = keras.optimizers.Adam(learning_rate)
 
     @tf.function(reduce_retracing=True, autograph=False)  # plain TF ops: nothing to convert
-    def step(items, feats, cust, prods, retr, similarity, labels):
-        pairs = table_candidates(items, feats, cust, prods, retr, similarity, per_signal=per_signal)
-        targets = tf.gather(labels, pairs.products, batch_dims=1)
+    def step(features, labels, bought, valid):
         with tf.GradientTape() as tape:
-            scores = scorer(pairs.features, training=True)
-            loss = listwise_loss(scores, targets, pairs.bought, new_weight, pairs.valid)
+            scores = scorer(features, training=True)
+            loss = listwise_loss(scores, labels, bought, new_weight, valid)
         grads = tape.gradient(loss, scorer.trainable_variables)
         optimizer.apply_gradients(zip(grads, scorer.trainable_variables))
         return loss
 
     history = []
     for epoch in range(epochs):
+        # A batch comes from one window; its customers are padded to the longest candidate list.
         batches = [
             (w, rows[start : start + batch_size])
-            for w, (window, _, _) in enumerate(pieces)
+            for w, window in enumerate(windows)
             for rows in [rng.permutation(len(window.customers))]
             for start in range(0, len(rows), batch_size)
         ]
-        losses = [float(step(*batch_tensors(*batches[j]))) for j in rng.permutation(len(batches))]
+        losses = [
+            float(step(*pairs[w].batch(rows)))
+            for w, rows in (batches[j] for j in rng.permutation(len(batches)))
+        ]
         history.append(float(np.mean(losses)))
         log.info("re-order scorer epoch %d: loss %.4f", epoch + 1, history[-1])
     return history
