@@ -51,7 +51,7 @@ class ReorderConfig(Spec):
     """How many of a customer's distinct products (most recent first) the scorer knows; the
     query tower pools only the history feature's `max_items` most recent of them."""
     windows: int = Field(default=3, ge=1, le=24)
-    hidden_units: list[int] = Field(default=[64, 32], min_length=1, max_length=4)
+    hidden_units: list[int] = Field(default=[128, 64], min_length=1, max_length=4)
     epochs: int = Field(default=8, ge=1, le=100)
     learning_rate: float = Field(default=0.003, gt=0, le=1)
     neighbors: int = Field(default=100, ge=1, le=1000)

@@ -231,7 +231,7 @@ def table_candidates(
 class ReorderScorer(keras.Model):
     """MLP over standardized pair features -> one score per pair (`[batch, n_products]`)."""
 
-    def __init__(self, hidden: Sequence[int] = (64, 32), *, name: str = "reorder_scorer"):
+    def __init__(self, hidden: Sequence[int] = (128, 64), *, name: str = "reorder_scorer"):
         super().__init__(name=name)
         self.hidden = [
             keras.layers.Dense(units, activation="relu", name=f"{name}_{i}")
