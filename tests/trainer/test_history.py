@@ -131,3 +131,17 @@ def test_co_purchase_similarity_is_the_cosine_of_buyers_before_the_cut():
     assert top[1, 3] == pytest.approx(1.0) and top[2, 1] == pytest.approx(half)
     with pytest.raises(ValueError, match="neighbors must be at least 1"):
         co_purchase_similarity(LOG, 25 * DAY, n_products=4, neighbors=0)
+
+
+def test_unique_rows_agrees_with_numpys_unique_rows():
+    from trainer.history import unique_rows
+
+    rng = np.random.default_rng(3)
+    for rows in (0, 1, 7, 500):
+        a, b, c = rng.integers(0, 4, rows), rng.integers(-3, 3, rows), rng.integers(0, 2, rows)
+        expected, counts = np.unique(
+            np.stack([a, b, c], 1).reshape(-1, 3), axis=0, return_counts=True
+        )
+        got, got_counts = unique_rows(a, b, c, return_counts=True)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got_counts, counts)
