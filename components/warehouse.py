@@ -11,6 +11,7 @@ Use :func:`open_warehouse` to pick one from a URI: a local path or ``file://...`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -156,7 +157,12 @@ class LocalWarehouse:
         return path
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB connection with one schema per dataset and one view per table."""
+        """An in-memory DuckDB connection with one schema per dataset and one view per table.
+
+        Once the views exist the connection reaches no file outside the warehouse folder: a
+        query (a pipeline parameter) cannot read `/etc/passwd`, attach another database, install
+        an extension or re-enable any of it (DuckDB's external access off, configuration locked).
+        """
         con = duckdb.connect()
         # BigQuery evaluates TIMESTAMP('2011-01-01') and CURRENT_TIMESTAMP() in UTC; DuckDB uses
         # the machine's zone unless told, which would shift cut-offs by the local offset.
@@ -172,6 +178,10 @@ class LocalWarehouse:
                 f"CREATE VIEW {_quote_ident(dataset)}.{_quote_ident(table)} AS "
                 f"SELECT * FROM read_parquet({_quote_literal(str(path))})"
             )
+        root = _quote_literal(str(self.root.resolve()) + os.sep)
+        con.execute(f"SET allowed_directories = [{root}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         return con
 
     def query(self, bigquery_sql: str) -> pa.Table:

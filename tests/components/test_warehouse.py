@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -298,3 +299,22 @@ def test_running_sum_with_rows_frame(warehouse):
 
 def unix_utc(*parts: int) -> int:
     return int(dt.datetime(*parts, tzinfo=dt.timezone.utc).timestamp())
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        "ATTACH '/tmp/another.duckdb' AS other",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+        "SET allowed_directories = ['/']",
+    ],
+)
+def test_the_connection_reaches_nothing_outside_the_warehouse(warehouse, sql):
+    con = warehouse.connect()
+    with pytest.raises(duckdb.Error, match="(?i)permission|configuration"):
+        con.execute(sql)
+    # The warehouse's own tables still answer.
+    assert con.execute("SELECT COUNT(*) FROM raw_data.products").fetchone() == (3,)
