@@ -110,6 +110,47 @@ def test_served_model_answers_with_original_product_ids(quicktest_run):
     json.dumps(answer)  # the whole answer is JSON-serializable
 
 
+def test_the_tfdv_parser_reads_the_runs_statistics_and_schema_as_tfdv_does(quicktest_run):
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from serving.statistics import describe, statistics_html
+
+    run, *_ = quicktest_run
+    statistics = run.output("StatisticsGen", "statistics")
+    schema = run.output("SchemaGen", "schema")
+    answer = describe(str(statistics), schema_uri=str(schema))
+    assert [s["split"] for s in answer["splits"]] == ["eval", "train"]
+    inferred = tfdv.load_schema_text(str(schema / "schema.pbtxt"))
+    for split in answer["splits"]:
+        stats = tfdv.load_stats_binary(
+            str(statistics / f"Split-{split['split']}" / "FeatureStats.pb")
+        )
+        dataset = stats.datasets[0]
+        assert split["num_examples"] == dataset.num_examples > 0
+        assert {f["name"] for f in split["features"]} == {
+            ".".join(f.path.step) for f in dataset.features
+        }
+        for ours in split["features"]:
+            theirs = tfdv.get_feature_stats(dataset, tfdv.FeaturePath([ours["name"]]))
+            kind = theirs.WhichOneof("stats")
+            common = getattr(theirs, kind).common_stats
+            assert (ours["count"], ours["missing"]) == (common.num_non_missing, common.num_missing)
+            if kind == "num_stats":
+                assert (ours["mean"], ours["std"], ours["min"], ours["max"]) == (
+                    theirs.num_stats.mean, theirs.num_stats.std_dev,
+                    theirs.num_stats.min, theirs.num_stats.max,
+                )  # fmt: skip
+            if kind == "string_stats":
+                assert ours["unique"] == theirs.string_stats.unique
+                assert [v["value"] for v in ours["top_values"]] == [
+                    v.value for v in theirs.string_stats.top_values
+                ]
+            feature = tfdv.get_feature(inferred, ours["name"])
+            assert ours["schema"]["type"] == schema_pb2.FeatureType.Name(feature.type)
+    assert "<facets-overview" in statistics_html(str(statistics), "train")
+
+
 def test_a_failing_step_is_named(tmp_path, quicktest_run):
     _, warehouse, generated, *_ = quicktest_run
     configs = steps.load_example(steps.EXAMPLES / "demo_b2b", epochs=1)
