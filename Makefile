@@ -4,13 +4,15 @@ NOX := $(TOOLS)/bin/nox
 TENANT ?= small
 FORMAT ?= table
 
-.PHONY: demo test lint plan compile lock clean help
+.PHONY: demo test lint plan compile lock clean help run import
 
 help:
 	@echo "make demo            run the local demo on the embedded defaults"
 	@echo "make test            lint, then the whole test suite"
 	@echo "make plan TENANT=x   offline infra plan of a tenant (FORMAT=json for JSON only)"
 	@echo "make compile         compile every pipeline template to KFP v2 IR under build/"
+	@echo "make import DATA=files-or-folder WAREHOUSE=dir   Parquet/CSV files as warehouse tables"
+	@echo "make run CONFIGS=dir WAREHOUSE=dir [TEMPLATE=quicktest] [OUT=out/run] [PARAMS="k=v ..."]   run a template"
 
 $(NOX): requirements-tools.txt
 	@# Bootstrap output goes to stderr: `make plan FORMAT=json` must print only JSON on stdout.
@@ -29,6 +31,14 @@ lint: $(NOX)
 
 plan: $(NOX)
 	@$(NOX) --non-interactive -s plan -- --tenant $(TENANT) --format $(FORMAT)
+
+TEMPLATE ?= quicktest
+OUT ?= out/run
+run: $(NOX)
+	$(NOX) --non-interactive -s pipelines -- run $(TEMPLATE) --configs $(CONFIGS) --warehouse $(WAREHOUSE) --out $(OUT) $(foreach p,$(PARAMS),--param $(p))
+
+import: $(NOX)
+	$(NOX) --non-interactive -s pipelines -- warehouse import $(DATA) --warehouse $(WAREHOUSE)
 
 compile: $(NOX)
 	$(NOX) --non-interactive -s compile

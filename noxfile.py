@@ -97,6 +97,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def pipelines(session: nox.Session) -> None:
+    """The pipelines CLI, e.g. `nox -s pipelines -- run quicktest --configs DIR --warehouse W`
+    or `nox -s pipelines -- warehouse import FILES --warehouse W` (`make run`, `make import`)."""
+    env = stack(session)
+    python(session, "-m", "pipelines", *session.posargs, env=env)
+
+
+@nox.session
 def plan(session: nox.Session) -> None:
     """Offline infra plan of one tenant: `nox -s plan -- --tenant acme-small [--format json]`."""
     env = stack(session)

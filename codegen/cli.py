@@ -64,16 +64,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Invalid(Exception):
-    """One or more config files failed validation."""
+class InvalidConfigs(Exception):
+    """One or more config files failed validation; `errors` holds each file's SpecError."""
 
     def __init__(self, errors: list[SpecError]):
         super().__init__(f"{len(errors)} invalid config(s)")
         self.errors = errors
 
+    def lines(self) -> list[str]:
+        """`<file>: <field>: <why>`, one line per problem."""
+        return [f"{e.source}: {field}: {why}" for e in self.errors for field, why in e.problems]
 
-def _load(args: argparse.Namespace):
-    """Load every spec, collecting the errors of all files before failing."""
+
+def load_configs(
+    dataset: Path,
+    features: Path,
+    model: Path | None = None,
+    training: Path | None = None,
+    *,
+    preset: str | None = None,
+):
+    """Every spec loaded and cross-checked, collecting the errors of all files before failing
+    (`InvalidConfigs`). The model is the file `model`, or else the named `preset`; without
+    `training` the training parameters' defaults apply. Returns (dataset, features, model,
+    training)."""
     errors: list[SpecError] = []
 
     def attempt(load: Callable[[], T]) -> T | None:
@@ -83,24 +97,24 @@ def _load(args: argparse.Namespace):
             errors.append(exc)
             return None
 
-    dataset = attempt(lambda: load_spec(DatasetConfig, args.dataset))
-    features = attempt(lambda: load_spec(FeatureConfig, args.features))
-    if args.model is not None:
-        model = attempt(lambda: load_spec(ModelConfig, args.model))
+    dataset_spec = attempt(lambda: load_spec(DatasetConfig, dataset))
+    features_spec = attempt(lambda: load_spec(FeatureConfig, features))
+    if model is not None:
+        model_spec = attempt(lambda: load_spec(ModelConfig, model))
     else:
-        model = ModelConfig.preset(args.preset)
-    if args.training is not None:
-        training = attempt(lambda: load_spec(TrainingParams, args.training))
+        model_spec = ModelConfig.preset(preset)
+    if training is not None:
+        training_spec = attempt(lambda: load_spec(TrainingParams, training))
     else:
-        training = TrainingParams()
-    if dataset is not None and features is not None:
-        attempt(lambda: check_compatible(dataset, features, source=str(args.features)))
-    if features is not None and model is not None:
-        source = str(args.model or f"preset {args.preset}")
-        attempt(lambda: check_model_fits_features(features, model, source=source))
+        training_spec = TrainingParams()
+    if dataset_spec is not None and features_spec is not None:
+        attempt(lambda: check_compatible(dataset_spec, features_spec, source=str(features)))
+    if features_spec is not None and model_spec is not None:
+        source = str(model or f"preset {preset}")
+        attempt(lambda: check_model_fits_features(features_spec, model_spec, source=source))
     if errors:
-        raise _Invalid(errors)
-    return dataset, features, model, training
+        raise InvalidConfigs(errors)
+    return dataset_spec, features_spec, model_spec, training_spec
 
 
 def _presets() -> None:
@@ -117,12 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _presets()
         return EXIT_OK
     try:
-        dataset, features, model, training = _load(args)
-    except _Invalid as invalid:
+        dataset, features, model, training = load_configs(
+            args.dataset, args.features, args.model, args.training, preset=args.preset
+        )
+    except InvalidConfigs as invalid:
         # The SpecError text already names file and field; a traceback would only hide it.
-        for error in invalid.errors:
-            for field, why in error.problems:
-                print(f"error: {error.source}: {field}: {why}", file=sys.stderr)
+        for line in invalid.lines():
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_INVALID
     if args.command == "validate":
         print("configs are valid")

@@ -156,6 +156,40 @@ class LocalWarehouse:
         pq.write_table(data, path)
         return path
 
+    def import_files(self, dataset: str, sources: list[Path]) -> dict[str, int]:
+        """Lay Parquet and CSV files out as tables of `dataset`: each file becomes the table
+        named by its stem (which must be an identifier); a folder contributes its `*.parquet`
+        and `*.csv` files. Returns {`dataset.table`: rows}. Nothing is written unless every
+        source is readable and every name valid."""
+        import pyarrow.csv as pacsv
+
+        files: list[Path] = []
+        for source in sources:
+            if source.is_dir():
+                found = sorted([*source.glob("*.parquet"), *source.glob("*.csv")])
+                if not found:
+                    raise ValueError(f"{source} holds no .parquet or .csv file")
+                files += found
+            elif source.suffix in (".parquet", ".csv") and source.is_file():
+                files.append(source)
+            else:
+                raise ValueError(f"{source} is not a .parquet or .csv file, nor a folder")
+        tables: dict[str, pa.Table] = {}
+        for path in files:
+            name = _check_name("table", path.stem)
+            if name in tables:
+                raise ValueError(f"two sources would both be table {dataset}.{name}")
+            try:
+                tables[name] = (
+                    pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+                )
+            except (pa.ArrowException, OSError) as exc:
+                raise ValueError(f"{path} cannot be read: {exc}") from None
+        _check_name("dataset", dataset)
+        for name, table in tables.items():
+            self.write_table(dataset, name, table)
+        return {f"{dataset}.{name}": table.num_rows for name, table in tables.items()}
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB connection with one schema per dataset and one view per table.
 

@@ -6,21 +6,15 @@ import json
 import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.local import LocalRun
+from pipelines.own_data import Configs, metrics_table, pipeline_values
 from specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
 
+__all__ = ["Configs", "metrics_table", "pipeline_values"]  # the demo's stages reuse them
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "codegen" / "examples"
-
-
-@dataclass(frozen=True)
-class Configs:
-    dataset: DatasetConfig
-    features: FeatureConfig
-    model: ModelConfig
-    training: TrainingParams
 
 
 def make_data(warehouse: Path, *, customers: int, products: int, transactions: int) -> Path:
@@ -55,30 +49,6 @@ def render(configs: Configs, out: Path) -> Path:
     return out
 
 
-def pipeline_values(configs: Configs, generated: Path, warehouse: Path) -> dict:
-    """The quick-test template's parameters for a rendered config and a local warehouse."""
-    from specs import resolve_hyperparameters
-
-    hyper = resolve_hyperparameters(configs.model, configs.training)
-    split = configs.training.split
-    return {
-        "query": (generated / "dataset_query.sql").read_text(),
-        "warehouse_uri": str(warehouse),
-        "transform_module": str(generated / "transform_module.py"),
-        "trainer_module": str(generated / "trainer_module.py"),
-        "epochs": hyper["epochs"],
-        "batch_size": hyper["batch_size"],
-        "learning_rate": hyper["learning_rate"],
-        "sample_percent": configs.training.sample_percent,
-        "split_strategy": split.strategy,
-        "holdout_days": split.holdout_days,
-        "eval_percent": split.eval_percent,
-        "seed": configs.training.seed,
-        "timestamp_column": configs.dataset.roles.timestamp,
-        "customer_column": configs.dataset.roles.customer_id,
-    }
-
-
 def run_quicktest(configs: Configs, generated: Path, warehouse: Path, run_dir: Path) -> LocalRun:
     from pipelines.local import run_local
     from pipelines.registry import get_template
@@ -101,31 +71,6 @@ def serving_dir(run: LocalRun) -> Path:
 
 def read_metrics(run: LocalRun) -> dict:
     return json.loads(metrics_path(run).read_text())
-
-
-def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
-    """Recall@K of the model and of every baseline the trainer wrote, modes "all" and "new"."""
-    rows = [("model", metrics["final_metrics"])]
-    rows += [(name, values) for name, values in sorted(metrics.get("baselines", {}).items())]
-    header = ["", *(f"R@{k} all" for k in ks), *(f"R@{k} new" for k in ks)]
-    lines = [header]
-    for name, values in rows:
-        cells = [values.get(f"recall_at_{k}") for k in ks]
-        cells += [values.get(f"new_recall_at_{k}") for k in ks]
-        lines.append([name, *("-" if v is None else f"{v:.3f}" for v in cells)])
-    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    text = [
-        "  ".join(
-            cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
-        )
-        for row in lines
-    ]
-    text.insert(1, "  ".join("-" * w for w in widths))
-    info = metrics.get("eval", {})
-    text.append(
-        f"(eval customers: {info.get('customers', '?')}, products: {info.get('products', '?')})"
-    )
-    return "\n".join(text)
 
 
 def sample_instance(warehouse: Path, query: str, inputs: list[str]) -> dict:

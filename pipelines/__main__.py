@@ -1,8 +1,13 @@
-"""Pipeline template CLI: list, describe, compile to KFP IR.
+"""Pipeline template CLI: list, describe, compile to KFP IR, run locally on one's own data.
 
 python -m pipelines list
 python -m pipelines describe quicktest [--version 1.5.0]
 python -m pipelines compile quicktest|--all [--version V] [--image IMG] --out DIR
+python -m pipelines run quicktest|training [--version V] (--configs DIR | --dataset F --features F
+    --model F [--training F]) --warehouse PATH [--out DIR] [--param k=v ...]
+python -m pipelines warehouse import FILE_OR_FOLDER... --warehouse PATH [--dataset raw_data]
+
+Exit codes: 0 done; 1 a pipeline step failed (named); 2 invalid input (named).
 """
 
 from __future__ import annotations
@@ -28,10 +33,37 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--version")
     comp.add_argument("--image", default=vertex.DEFAULT_IMAGE)
     comp.add_argument("--out", type=Path, default=Path("build/pipelines"))
+    run = sub.add_parser(
+        "run", help="check, render and run a template locally (pipelines.own_data)"
+    )
+    run.add_argument("name")
+    run.add_argument("--version")
+    run.add_argument(
+        "--configs", type=Path, help="folder of dataset/features/model[/training].json"
+    )
+    for name in ("dataset", "features", "model", "training"):
+        run.add_argument(f"--{name}", type=Path, help=f"{name} config JSON (overrides --configs)")
+    run.add_argument("--warehouse", type=Path, required=True, help="<dataset>/<table>.parquet root")
+    run.add_argument("--out", type=Path, default=Path("out/run"), help="generated code and run")
+    run.add_argument("--param", action="append", default=[], help="template parameter k=v")
+    warehouse = sub.add_parser("warehouse", help="the local warehouse")
+    warehouse_sub = warehouse.add_subparsers(dest="warehouse_command", required=True)
+    imports = warehouse_sub.add_parser("import", help="Parquet/CSV files or folders as tables")
+    imports.add_argument("sources", nargs="+", type=Path)
+    imports.add_argument("--warehouse", type=Path, required=True)
+    imports.add_argument("--dataset", default="raw_data")
     args = parser.parse_args(argv)
 
+    if args.command == "run":
+        return _run(args)
     try:
-        if args.command == "list":
+        if args.command == "warehouse":
+            from components.warehouse import LocalWarehouse
+
+            written = LocalWarehouse(args.warehouse).import_files(args.dataset, args.sources)
+            for table, rows in written.items():
+                print(f"{table}: {rows} rows -> {LocalWarehouse(args.warehouse).root}")
+        elif args.command == "list":
             for template in registry.all_templates():
                 print(f"{template.tag:24} {template.description}")
         elif args.command == "describe":
@@ -62,6 +94,34 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from codegen.cli import InvalidConfigs
+    from pipelines.local import PipelineStepError
+    from pipelines.own_data import RunInputError, config_paths, parse_params, run
+    from specs import SpecError
+
+    try:
+        paths = config_paths(args.configs, dataset=args.dataset, features=args.features,
+                             model=args.model, training=args.training)  # fmt: skip
+        run(args.name, version=args.version, paths=paths, warehouse=args.warehouse,
+            out=args.out, params=parse_params(args.param))  # fmt: skip
+    except InvalidConfigs as invalid:
+        for line in invalid.lines():
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except SpecError as error:  # the template's parameters
+        for field, why in error.problems:
+            print(f"error: {error.source}: {field}: {why}", file=sys.stderr)
+        return 2
+    except (RunInputError, KeyError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except PipelineStepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -138,6 +138,16 @@ def local_defaults(root: Path) -> dict[str, str]:
     }
 
 
+def with_local_defaults(template: PipelineTemplate, values: dict[str, Any], root: Path) -> dict:
+    """`values` with the local run folder's defaults (`local_defaults`) for the template's
+    parameters left empty."""
+    values = dict(values)
+    for name, default in local_defaults(Path(root).resolve()).items():
+        if name in template.parameters.model_fields and not values.get(name):
+            values[name] = default
+    return values
+
+
 def run_local(
     template: PipelineTemplate,
     values: dict[str, Any],
@@ -151,11 +161,7 @@ def run_local(
 
     root = Path(root).resolve()
     compile_started = time.perf_counter()
-    values = dict(values)
-    for name, default in local_defaults(root).items():
-        if name in template.parameters.model_fields and not values.get(name):
-            values[name] = default
-    params = template.validate(values)
+    params = template.validate(with_local_defaults(template, values, root))
     run = LocalRun(root, root / "artifacts", root / "metadata.sqlite")
     run.pipeline_root.mkdir(parents=True, exist_ok=True)
     pipeline = template.build(
