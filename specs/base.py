@@ -7,12 +7,13 @@ import re
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, WithJsonSchema
 
 # BigQuery column and table names: letters, digits and underscores, not starting with a digit.
 # Anything else (quotes, spaces, dots, parentheses) is rejected, so an identifier can be emitted
 # into SQL and Python without any chance of injection.
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
+IDENTIFIER = re.compile(_NAME)
 
 
 def _check_identifier(value: str) -> str:
@@ -33,10 +34,19 @@ def _check_qualified(value: str) -> str:
     return value
 
 
-Identifier = Annotated[str, AfterValidator(_check_identifier)]
+# The JSON Schema states the same rule as the validators, for editors and the config reference.
+Identifier = Annotated[
+    str,
+    AfterValidator(_check_identifier),
+    WithJsonSchema({"type": "string", "pattern": f"^{_NAME}$"}),
+]
 """A table or column name that is safe to emit as code or SQL."""
 
-QualifiedColumn = Annotated[str, AfterValidator(_check_qualified)]
+QualifiedColumn = Annotated[
+    str,
+    AfterValidator(_check_qualified),
+    WithJsonSchema({"type": "string", "pattern": rf"^{_NAME}\.{_NAME}$"}),
+]
 """A column of a source table, written `<table>.<column>`."""
 
 
@@ -45,8 +55,13 @@ class Spec(BaseModel):
     immutable once validated, and NaN or Infinity (which Python's JSON reader accepts) are
     refused where they arrive, with the field's path."""
 
+    # Attribute docstrings become the fields' descriptions in the JSON Schema (specs.reference).
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
     )
 
 
