@@ -17,7 +17,7 @@ bought, plus the products they never bought that one of the cheap signals ranks 
 `per_signal` by co-purchase with everything they bought, with what they bought lately, by the
 two-tower score and by recent popularity). A product no signal nominates could not reach a
 customer's top 100 anyway, and the MLP's cost no longer grows with the catalogue: on a 3.6k
-product catalogue it scores about a sixth of the pairs. It is trained listwise (softmax over the
+product catalogue it scores about a quarter of the pairs. It is trained listwise (softmax over the
 candidates) on "next-horizon" windows cut from the train split: features from the purchases
 before a cut-off, labels from the purchases in the `horizon_days` after it. A second softmax
 over only the candidates the customer never bought trains the discovery ranking (mode "new").
