@@ -123,19 +123,47 @@ def spec_error(source: str, error: ValidationError) -> SpecError:
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
-def load_spec(cls: type[SpecT], source: str | Path | dict, *, name: str | None = None) -> SpecT:
-    """Validate a spec from a JSON file, a JSON string or a dict; raise SpecError naming fields."""
-    label = name or (str(source) if isinstance(source, Path) else cls.__name__)
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config file larger than this is refused unread (`/dev/zero` would never end)."""
+
+
+def _read_config(path: Path) -> str:
+    """The text of a config file, or SpecError naming what is wrong with the file itself."""
     try:
-        if isinstance(source, Path):
-            data = json.loads(source.read_text())
-        elif isinstance(source, str):
-            data = json.loads(source)
-        else:
-            data = source
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError(str(path), [("<file>", "no such file")]) from None
+    except IsADirectoryError:
+        raise SpecError(str(path), [("<file>", "is a directory, not a JSON file")]) from None
+    except OSError as exc:
+        raise SpecError(str(path), [("<file>", f"cannot be read: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise SpecError(str(path), [("<file>", f"is larger than {MAX_CONFIG_BYTES} bytes")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(path), [("<file>", f"is not UTF-8 text: {exc}")]) from None
+
+
+def load_spec(cls: type[SpecT], source: str | Path | dict, *, name: str | None = None) -> SpecT:
+    """Validate a spec from a JSON file, a JSON string or a dict; raise SpecError naming fields.
+
+    Whatever the file holds, the answer is a SpecError, never a traceback: a missing, unreadable,
+    oversized or non-UTF-8 file, invalid JSON, an integer too long to parse, nesting too deep."""
+    label = name or (str(source) if isinstance(source, Path) else cls.__name__)
+    text = _read_config(source) if isinstance(source, Path) else source
+    try:
+        data = json.loads(text) if isinstance(text, str) else text
     except json.JSONDecodeError as exc:
         raise SpecError(label, [("<json>", f"not valid JSON: {exc}")]) from exc
+    except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit limit
+        raise SpecError(label, [("<json>", f"not usable JSON: {exc}")]) from None
+    except RecursionError:
+        raise SpecError(label, [("<json>", "nested too deeply")]) from None
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
         raise spec_error(label, exc) from exc
+    except RecursionError:
+        raise SpecError(label, [("<root>", "nested too deeply")]) from None

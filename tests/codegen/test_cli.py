@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,34 @@ def test_model_and_preset_are_exclusive():
     with pytest.raises(SystemExit) as exit_:
         main(["validate", *_args(), "--preset", "standard"])
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: d / "missing.json", "<file>: no such file"),
+        (lambda d: d, "<file>: is a directory"),
+        (lambda d: _write(d / "latin1.json", b'{"name": "caf\xe9"}'), "<file>: is not UTF-8"),
+        (
+            lambda d: _write(d / "big.json", b'{"epochs": ' + b"9" * 5000 + b"}"),
+            "<json>: not usable",
+        ),
+        (lambda d: _write(d / "deep.json", b"[" * 100_000 + b"]" * 100_000), "<json>: nested too"),
+        (lambda d: _write(d / "huge.json", b" " * (1024 * 1024 + 1)), "<file>: is larger than"),
+        (lambda d: Path("/dev/zero"), "<file>: is larger than"),
+    ],
+)
+def test_any_file_is_a_field_message_never_a_traceback(tmp_path, capsys, make, expected):
+    """Whatever --training names, the CLI answers exit 2 and `<file>: <field>: <why>`."""
+    folder = EXAMPLES / "demo_b2b"
+    args = ["validate", "--dataset", str(folder / "dataset.json"), "--features",
+            str(folder / "features.json"), "--model", str(folder / "model.json"),
+            "--training", str(make(tmp_path))]  # fmt: skip
+    assert main(args) == EXIT_INVALID
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err, err
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
