@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,8 +10,13 @@ import urllib.request
 from pathlib import Path
 
 from pipelines.local import LocalRun
-from pipelines.own_data import Configs, metrics_table, pipeline_values
-from specs import DatasetConfig, FeatureConfig, ModelConfig, TrainingParams, load_spec
+from pipelines.own_data import (
+    Configs,
+    config_paths,
+    load_configs,
+    metrics_table,
+    pipeline_values,
+)
 
 __all__ = ["Configs", "metrics_table", "pipeline_values"]  # the demo's stages reuse them
 
@@ -27,16 +33,13 @@ def make_data(warehouse: Path, *, customers: int, products: int, transactions: i
 
 
 def load_example(folder: Path, *, epochs: int | None = None) -> Configs:
-    """The four specs of an example folder; `epochs` overrides the training params'."""
-    training = load_spec(TrainingParams, folder / "training.json")
-    if epochs is not None:
-        training = training.model_copy(update={"epochs": epochs})
-    return Configs(
-        dataset=load_spec(DatasetConfig, folder / "dataset.json"),
-        features=load_spec(FeatureConfig, folder / "features.json"),
-        model=load_spec(ModelConfig, folder / "model.json"),
-        training=training,
-    )
+    """The four specs of an example folder, validated and cross-checked as `pipelines run`
+    loads them (`pipelines.own_data.load_configs`); `epochs` overrides the training params'."""
+    configs = load_configs(config_paths(folder))
+    if epochs is None:
+        return configs
+    training = configs.training.model_copy(update={"epochs": epochs})
+    return dataclasses.replace(configs, training=training)
 
 
 def render(configs: Configs, out: Path) -> Path:
