@@ -231,7 +231,7 @@ def table_candidates(
 class ReorderScorer(keras.Model):
     """MLP over standardized pair features -> one score per pair (`[batch, n_products]`)."""
 
-    def __init__(self, hidden: Sequence[int] = (128, 64), *, name: str = "reorder_scorer"):
+    def __init__(self, hidden: Sequence[int], *, name: str = "reorder_scorer"):
         super().__init__(name=name)
         self.hidden = [
             keras.layers.Dense(units, activation="relu", name=f"{name}_{i}")
@@ -417,7 +417,7 @@ def fit_scorer(
     batch_size: int = 128,
     learning_rate: float = 3e-3,
     new_weight: float = 1.0,
-    per_signal: int = 200,
+    per_signal: int,
     seed: int = 0,
 ) -> list[float]:
     """Train the scorer on the windows (`per_signal`: see `candidate_pairs`); returns the mean

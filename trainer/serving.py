@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 import tensorflow as tf
 
-from specs import HistoryFeature, history_names
+from specs import HistoryFeature, ReorderConfig, history_names
 from trainer.history import CUSTOMER_FEATURES, DECAY_DAYS, ITEM_FEATURES, HistoryTable
 from trainer.reorder import candidate_pairs, scatter_history, sparse_tensor
 
@@ -59,7 +59,7 @@ class ServingHistory:
     similarity: sp.csr_matrix
     scorer: tf.keras.Model | None
     explicit_age_days: float
-    candidates_per_signal: int = 200
+    candidates_per_signal: int = ReorderConfig.model_fields["candidates"].default
 
 
 @dataclass(frozen=True)
