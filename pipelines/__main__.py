@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "warehouse":
             from components.warehouse import LocalWarehouse
 
-            written = LocalWarehouse(args.warehouse).import_files(args.dataset, args.sources)
-            for table, rows in written.items():
-                print(f"{table}: {rows} rows -> {LocalWarehouse(args.warehouse).root}")
+            local = LocalWarehouse(args.warehouse)
+            for table, rows in local.import_files(args.dataset, args.sources).items():
+                print(f"{table}: {rows} rows -> {local.root}")
         elif args.command == "list":
             for template in registry.all_templates():
                 print(f"{template.tag:24} {template.description}")
