@@ -1,7 +1,8 @@
 """Build the dataset query (BigQuery SQL) from a DatasetConfig with sqlglot's expression builder.
 
 Nothing here pastes text into SQL: identifiers are validated by the spec and emitted quoted with
-backquotes (`identify=True`), and every literal is a sqlglot `Literal`, which the BigQuery
+backquotes (`identify=True`); a column's source name, which may be any text without control
+characters (`Sci-Fi`, `Children's`), is an identifier node that the generator escapes; every literal is a sqlglot `Literal`, which the BigQuery
 generator escapes. A category value such as ``x'); DROP TABLE t; --`` therefore reaches the
 warehouse as data.
 
@@ -56,7 +57,12 @@ _FILTERED = "filtered"
 
 
 def _col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(name, table=table)
+    # Identifier nodes built directly: `exp.column` would parse a dot in a source name
+    # (`Price.EUR`) as a table qualifier.
+    return exp.Column(
+        this=exp.to_identifier(name, quoted=True),
+        table=exp.to_identifier(table, quoted=True) if table else None,
+    )
 
 
 def _type(name: str) -> exp.DataType:
@@ -82,8 +88,10 @@ def _base_select(config: DatasetConfig) -> exp.Select:
     """The selected columns under their output names, from the primary table and its joins."""
     columns = []
     for selected in config.columns:
-        table, column = selected.column.split(".", 1)
-        columns.append(exp.alias_(_col(column, table=table), selected.output_name))
+        # A source name may be any text (`Sci-Fi`): it is an identifier node, quoted and
+        # escaped by the generator, never pasted.
+        column = _col(selected.source_column, table=selected.source_table)
+        columns.append(exp.alias_(column, selected.output_name))
     query = exp.select(*columns).from_(
         exp.alias_(exp.table_(config.primary_table, db=config.dataset), config.primary_table)
     )

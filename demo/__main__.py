@@ -1,13 +1,16 @@
 """The local demo on embedded defaults: `make demo` (nox -s demo) runs this.
 
     python -m demo [--out out/demo] [--epochs N] [--customers N] [--transactions N]
-                   [--keep-serving]
+                   [--keep-serving] [-v]
 
 Stages: synthetic B2B data into a local warehouse → modules generated from the example configs →
 the quick-test pipeline on TFX LocalDagRunner → the recall table (model vs every baseline) → the
 trained model served on localhost answering a request → the training pipeline (evaluation gate,
 registration, the champion deployed on 127.0.0.1 and answering) → the offline infra plan of a
 tenant.
+
+Output is quiet: progress lines and results. TensorFlow's, Beam's, MLflow's and pip's own output
+goes to `<out>/demo.log`; `-v` prints it all instead.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +29,7 @@ DEMO_TENANT = "small"
 
 
 def stage(number: int, total: int, title: str) -> None:
-    print(f"\n== [{number}/{total}] {title}", flush=True)
+    print(f"== [{number}/{total}] {title}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +43,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenant", default=DEMO_TENANT, help="tenant whose infra plan to show")
     parser.add_argument("--keep-serving", action="store_true",
                         help="leave the deployed champion's server running after the demo")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print TensorFlow's, Beam's and pip's output instead of logging it")  # fmt: skip
     args = parser.parse_args(argv)
 
+    from pipelines.console import quiet_output, tail
+
+    log_path = args.out.resolve() / "demo.log"
+    with quiet_output(log_path, verbose=args.verbose) as log:
+        if log is not None:
+            print(f"(library output is logged to {log}; -v prints it)")
+        try:
+            return _demo(args)
+        except Exception as exc:
+            if log is None:
+                raise
+            traceback.print_exc()  # into the log
+            print(f"\ndemo failed: {type(exc).__name__}: {exc}")
+            print(f"last lines of {log}:")
+            print("\n".join("  " + line for line in tail(log)))
+            return 1
+
+
+def _demo(args: argparse.Namespace) -> int:
     from demo import steps, training
 
     started = time.perf_counter()
@@ -64,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = out / "run"
     if run_dir.exists():
         # The demo's own scratch folder, recreated on every run; nothing else is touched.
-        print(f"clearing the previous demo run in {run_dir}")
         shutil.rmtree(run_dir)
     run = steps.run_quicktest(configs, generated, warehouse, run_dir)
 
@@ -88,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     stage(7, total, f"offline infra plan of tenant {args.tenant!r} (Pulumi mocks)")
     steps.show_plan(args.tenant)
 
-    print(f"\ndemo finished in {time.perf_counter() - started:.0f}s. Artifacts:")
+    print(f"demo finished in {time.perf_counter() - started:.0f}s. Artifacts:")
     paths = steps.artifact_paths(run, warehouse, generated)
     paths |= {"training run": training_dir, "registered models": training_dir / "models"}
     for label, path in paths.items():

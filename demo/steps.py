@@ -27,8 +27,9 @@ def make_data(warehouse: Path, *, customers: int, products: int, transactions: i
     from demo.datagen import generate
 
     generate(warehouse, customers=customers, products=products, transactions=transactions)
-    for table in sorted((warehouse / "raw_data").glob("*.parquet")):
-        print(f"  {table.relative_to(warehouse)}  {table.stat().st_size / 1e6:.1f} MB")
+    tables = sorted((warehouse / "raw_data").glob("*.parquet"))
+    sizes = ", ".join(f"{t.stem} {t.stat().st_size / 1e6:.1f} MB" for t in tables)
+    print(f"  {warehouse / 'raw_data'}: {sizes}")
     return warehouse
 
 
@@ -47,8 +48,8 @@ def render(configs: Configs, out: Path) -> Path:
 
     files = render_all(configs.dataset, configs.features, configs.model, configs.training)
     write_rendered(files, out)
-    for name in sorted(files):
-        print(f"  {out / name}  ({len(files[name].splitlines())} lines)")
+    lines = ", ".join(f"{name} ({len(files[name].splitlines())} lines)" for name in sorted(files))
+    print(f"  {out}: {lines}")
     return out
 
 
@@ -60,7 +61,6 @@ def run_quicktest(configs: Configs, generated: Path, warehouse: Path, run_dir: P
     print(f"  template {template.tag}; artifacts and metadata under {run_dir}")
     run = run_local(template, pipeline_values(configs, generated, warehouse), root=run_dir,
                     report=lambda line: print("  " + line, flush=True))  # fmt: skip
-    print(f"  pipeline finished in {run.total_seconds:.0f}s")
     return run
 
 
@@ -108,8 +108,7 @@ def ask(server_url: str, warehouse: Path, query: str) -> dict:
         signature = json.loads(response.read())["metadata"]["signature_def"]["serving_default"]
     inputs = sorted(signature["inputs"])
     instance = sample_instance(warehouse, query, inputs)
-    print(f"  POST {base}:predict")
-    print(f"  request : {json.dumps({'instances': [instance]})}")
+    print(f"  POST {base}:predict {json.dumps({'instances': [instance]})}")
     answer = predict(f"{base}:predict", {"instances": [instance]})
     top = answer["predictions"][0]
     pairs = ", ".join(f"{p} ({s:.2f})" for p, s in zip(top["product_ids"][:5], top["scores"][:5]))
@@ -117,17 +116,34 @@ def ask(server_url: str, warehouse: Path, query: str) -> dict:
     return answer
 
 
-def show_plan(tenant: str, max_lines: int = 25) -> None:
-    result = subprocess.run([sys.executable, "-m", "infra.plan", "--tenant", tenant],
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    if result.returncode != 0:
+def show_plan(tenant: str) -> dict:
+    """The tenant's offline plan in a few lines: resources by kind, the components, the policy
+    verdict (the whole table: `make plan TENANT=<tenant>`). Returns the plan document."""
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.plan", "--tenant", tenant, "--format", "json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode not in (0, 1):  # 1: the plan has policy violations, printed below
         print(result.stdout + result.stderr)
         raise SystemExit(f"infra plan of {tenant!r} failed")
-    lines = result.stdout.rstrip().splitlines()
-    for line in lines[:max_lines]:
-        print("  " + line)
-    if len(lines) > max_lines:
-        print(f"  ... {len(lines) - max_lines} more lines: make plan TENANT={tenant}")
+    plan = json.loads(result.stdout)
+    kinds: dict[str, int] = {}
+    for resource in plan["resources"]:
+        if not resource["type"].startswith("b2brecs:"):  # components group; they create nothing
+            kind = resource["type"].rsplit(":", 1)[-1]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    components = [r["name"] for r in plan["resources"] if r["type"].startswith("b2brecs:")]
+    print(
+        f"  stack {plan['stack']}: {sum(kinds.values())} resources: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    )
+    print(f"  components: {', '.join(components)}")
+    violations = plan["policy_violations"]
+    print(f"  policy: {len(violations)} violation(s)" if violations else "  policy: all rules pass")
+    for violation in violations:
+        print(f"    {violation['rule']}: {violation['resource']}: {violation['message']}")
+    print(f"  the whole plan: make plan TENANT={tenant}")
+    return plan
 
 
 def tracked_run_line(metrics: dict) -> str:

@@ -4,7 +4,7 @@ python -m pipelines list
 python -m pipelines describe quicktest [--version 1.5.0]
 python -m pipelines compile quicktest|--all [--version V] [--image IMG] --out DIR
 python -m pipelines run quicktest|training [--version V] (--configs DIR | --dataset F --features F
-    --model F [--training F]) --warehouse PATH [--out DIR] [--param k=v ...]
+    --model F [--training F]) --warehouse PATH [--out DIR] [--param k=v ...] [-v]
 python -m pipelines warehouse import FILE_OR_FOLDER... --warehouse PATH [--dataset raw_data]
 
 Exit codes: 0 done; 1 a pipeline step failed (named); 2 invalid input (named).
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--warehouse", type=Path, required=True, help="<dataset>/<table>.parquet root")
     run.add_argument("--out", type=Path, default=Path("out/run"), help="generated code and run")
     run.add_argument("--param", action="append", default=[], help="template parameter k=v")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="print TensorFlow's, Beam's and pip's output instead of <out>/run.log")  # fmt: skip
     warehouse = sub.add_parser("warehouse", help="the local warehouse")
     warehouse_sub = warehouse.add_subparsers(dest="warehouse_command", required=True)
     imports = warehouse_sub.add_parser("import", help="Parquet/CSV files or folders as tables")
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from codegen.cli import InvalidConfigs
+    from pipelines.console import tail
     from pipelines.local import PipelineStepError
     from pipelines.own_data import RunInputError, config_paths, parse_params, run
     from specs import SpecError
@@ -107,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         paths = config_paths(args.configs, dataset=args.dataset, features=args.features,
                              model=args.model, training=args.training)  # fmt: skip
         run(args.name, version=args.version, paths=paths, warehouse=args.warehouse,
-            out=args.out, params=parse_params(args.param))  # fmt: skip
+            out=args.out, params=parse_params(args.param), verbose=args.verbose)  # fmt: skip
     except InvalidConfigs as invalid:
         for line in invalid.lines():
             print(f"error: {line}", file=sys.stderr)
@@ -121,6 +124,9 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except PipelineStepError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if exc.log is not None:
+            print(f"last lines of {exc.log}:", file=sys.stderr)
+            print("\n".join("  " + line for line in tail(exc.log)), file=sys.stderr)
         return 1
     return 0
 

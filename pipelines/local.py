@@ -4,7 +4,7 @@ Everything a run writes lives under one folder: `artifacts/` (the pipeline root)
 `metadata.sqlite`, and, for a template that tracks its runs in MLflow and is given no tracking
 URI, `mlflow.db` with `mlflow-artifacts/` (runs of the same folder share that store; it is also
 the training template's model registry) and `models/` (the registered models' files).
-Progress is reported per component as it starts and finishes.
+Progress is reported per component as it finishes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class PipelineStepError(RuntimeError):
     def __init__(self, component: str, cause: BaseException):
         self.component = component
         self.summary: dict = {}  # the run's status and stages (pipelines.status)
+        self.log: Path | None = None  # where the run's library output went, if anywhere
         super().__init__(f"pipeline step {component} failed: {type(cause).__name__}: {cause}")
 
 
@@ -64,7 +65,8 @@ class LocalRun:
 
 
 class _StageTracker:
-    """Reports each component as it starts and finishes, and times it.
+    """Reports each component as it finishes (one line each: the next one is running), and
+    times it.
 
     It wraps the TFX launcher that LocalDagRunner calls once per component. (Its log lines are
     not reliable for this: Beam-based components lower the absl log level mid-run.)
@@ -91,7 +93,6 @@ class _StageTracker:
         def launch(launcher, *args, **kwargs):
             name = launcher._pipeline_node.node_info.id  # noqa: SLF001 (no public accessor)
             tracker.current = name
-            tracker.report(f"{tracker._label(name)} ...")
             started = time.perf_counter()
             result = original(launcher, *args, **kwargs)
             tracker.seconds[name] = time.perf_counter() - started

@@ -9,13 +9,15 @@ Everything is checked before the first component starts: the configs (each probl
 table the dataset config reads is in the warehouse (`<warehouse>/<dataset>/<table>.parquet`)
 with the columns it uses. Then the configs are rendered into `<out>/generated/`, the template
 runs with LocalDagRunner under `<out>/run/` with one progress line per stage, and the metrics
-table (the model next to every baseline) and the artifact paths are printed. Exit codes: 0
+table (the model next to every baseline) and the artifact paths are printed. TensorFlow's,
+Beam's, MLflow's and pip's own output goes to `<out>/run.log` (`-v` prints it instead). Exit codes: 0
 done, 1 a pipeline step failed (named), 2 invalid input.
 """
 
 from __future__ import annotations
 
 import json
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +73,9 @@ def check_warehouse(dataset: DatasetConfig, warehouse: Path) -> None:
         raise RunInputError(f"--warehouse: {warehouse} is not a folder")
     local = LocalWarehouse(warehouse)
     used: dict[str, set[str]] = {table: set() for table in dataset.tables}
-    qualified = [c.column for c in dataset.columns]
-    qualified += [ref for join in dataset.joins for pair in join.on for ref in pair]
-    for ref in qualified:
+    for selected in dataset.columns:
+        used[selected.source_table].add(selected.source_column)
+    for ref in (ref for join in dataset.joins for pair in join.on for ref in pair):
         table, column = ref.split(".", 1)
         used[table].add(column)
     for table, columns in used.items():
@@ -167,10 +169,14 @@ def run(
     out: Path,
     params: dict[str, Any],
     report=print,
+    verbose: bool = False,
 ) -> dict:
-    """Check everything, render, run the template locally; return the metrics file's dict."""
+    """Check everything, render, run the template locally; return the metrics file's dict.
+
+    Unless `verbose`, the run's library output goes to `<out>/run.log` (pipelines.console)."""
     from codegen.render import render_all, write_rendered
-    from pipelines.local import run_local, with_local_defaults
+    from pipelines.console import quiet_output
+    from pipelines.local import PipelineStepError, run_local, with_local_defaults
     from pipelines.registry import get_template
 
     template = get_template(name, version)
@@ -188,7 +194,16 @@ def run(
     write_rendered(files, generated)
     report(f"rendered {', '.join(sorted(files))} into {generated}")
     report(f"running {template.tag} under {out.resolve() / 'run'}")
-    run_ = run_local(template, values, root=out.resolve() / "run", report=report)
+    log_path = out.resolve() / "run.log"
+    with quiet_output(log_path, verbose=verbose) as log:
+        if log is not None:
+            report(f"TensorFlow's, Beam's and pip's output goes to {log} (-v prints it)")
+        try:
+            run_ = run_local(template, values, root=out.resolve() / "run", report=report)
+        except PipelineStepError as error:
+            traceback.print_exc()  # into the log, which the error points to
+            error.log = log
+            raise
     metrics_file = run_.output("RecsTrainer", "model_run") / "training_metrics.json"
     metrics = json.loads(metrics_file.read_text())
     report(metrics_table(metrics))

@@ -50,6 +50,33 @@ QualifiedColumn = Annotated[
 """A column of a source table, written `<table>.<column>`."""
 
 
+# A column's name in the client's table, which need not be an identifier (`Sci-Fi`, `Children's`,
+# `Unit Price`). It reaches SQL only as a quoted identifier that sqlglot escapes, and nothing
+# downstream of the query sees it (the column's identifier alias is used there). Refused: control
+# characters (no warehouse allows them; a newline could end a comment), and `.` and backquotes,
+# which BigQuery reads inside a quoted name as a path separator and a quote.
+_SOURCE_NAME = r"[^\x00-\x1f\x7f.`]{1,300}"
+SOURCE_NAME = re.compile(_SOURCE_NAME)
+
+
+def _check_source_name(value: str) -> str:
+    if not SOURCE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a usable column name: 1 to 300 characters, no control "
+            "characters, no '.' or '`'"
+        )
+    return value
+
+
+SourceName = Annotated[
+    str,
+    AfterValidator(_check_source_name),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 300,
+                    "pattern": f"^{_SOURCE_NAME}$"}),
+]  # fmt: skip
+"""A column's name as the source table spells it, any text without control characters."""
+
+
 class Spec(BaseModel):
     """Base of every spec: unknown keys are errors (a typo must not pass silently), values are
     immutable once validated, and NaN or Infinity (which Python's JSON reader accepts) are
@@ -89,7 +116,7 @@ def field_path(loc: tuple) -> str:
 # Discriminated unions put the member's tag into an error's location, right after the list index:
 # ('features', 0, 'string', 'column'). It is noise for the reader, so it is dropped.
 _UNION_TAGS = {
-    "string", "numeric", "timestamp", "history",
+    "string", "string_list", "numeric", "timestamp", "history",
     "dense", "dropout", "batch_norm", "layer_norm",
     "date_window", "top_products", "top_customers", "min_transactions", "category", "not_null",
 }  # fmt: skip
@@ -105,7 +132,10 @@ def _without_union_tags(loc: tuple) -> tuple:
 
 
 # A cross-field check of a whole model says which field is at fault as "field: why".
-_NAMED_FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.+)", flags=re.S)
+# The field may be a path into the model: "columns[3].table: why".
+_NAMED_FIELD = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*): (.+)", flags=re.S
+)
 
 
 def spec_error(source: str, error: ValidationError) -> SpecError:
@@ -116,6 +146,8 @@ def spec_error(source: str, error: ValidationError) -> SpecError:
         named = _NAMED_FIELD.fullmatch(message)
         if not loc and named:
             loc, message = (named.group(1),), named.group(2)
+        elif named and "[" in named.group(1):  # a path below the model that raised
+            loc, message = (*loc, named.group(1)), named.group(2)
         problems.append((field_path(loc), message))
     return SpecError(source, problems)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from specs.base import Identifier, QualifiedColumn, Spec
+from specs.base import Identifier, QualifiedColumn, SourceName, Spec
 
 ROLE_NAMES = ("customer_id", "product_id", "timestamp", "quantity", "revenue")
 
@@ -26,14 +26,46 @@ class JoinSpec(Spec):
 
 
 class SelectedColumn(Spec):
-    """A column of the query's output: a source column, optionally renamed."""
+    """A column of the query's output: a source column, optionally renamed.
 
-    column: QualifiedColumn
+    Name it `column: "<table>.<column>"` when its name is an identifier. A name that is not
+    (`Sci-Fi`, `Children's`, `Unit Price`) is given as `table` and `source`, with an identifier
+    `alias` that every other config uses; the query quotes the source name."""
+
+    column: QualifiedColumn | None = None
+    table: Identifier | None = None
+    """The source table of `source` (with `source`, instead of `column`)."""
+    source: SourceName | None = None
+    """The column's name in `table` exactly as spelled there, any text (with `table` and
+    `alias`, instead of `column`)."""
     alias: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_name(self):
+        if self.column is not None:
+            if self.table is not None or self.source is not None:
+                raise ValueError("give either column, or table and source, not both")
+        elif self.table is None or self.source is None:
+            raise ValueError("give column ('<table>.<column>'), or table and source")
+        elif self.alias is None:
+            raise ValueError(
+                f"alias: required with source {self.source!r}: the other configs refer to the "
+                "column by an identifier"
+            )
+        return self
+
+    @property
+    def source_table(self) -> str:
+        return self.table if self.column is None else self.column.split(".", 1)[0]
+
+    @property
+    def source_column(self) -> str:
+        """The column's name in its source table (quoted wherever it reaches SQL)."""
+        return self.source if self.column is None else self.column.split(".", 1)[1]
 
     @property
     def output_name(self) -> str:
-        return self.alias or self.column.split(".", 1)[1]
+        return self.alias or self.source_column
 
 
 class ColumnRoles(Spec):
@@ -183,9 +215,10 @@ class DatasetConfig(Spec):
                             f"joins[{i}].on refers to {ref!r}; known tables here: {sorted(known)}"
                         )
         for i, col in enumerate(self.columns):
-            if col.column.split(".")[0] not in tables:
+            if col.source_table not in tables:
+                field = "column" if col.column is not None else "table"
                 raise ValueError(
-                    f"columns[{i}].column {col.column!r} is not in a source table {tables}"
+                    f"columns[{i}].{field}: {col.source_table!r} is not a source table {tables}"
                 )
         names = self.output_columns
         duplicates = sorted({n for n in names if names.count(n) > 1})

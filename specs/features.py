@@ -27,6 +27,30 @@ class StringFeature(Spec):
     oov_buckets: int = Field(default=1, ge=1, le=10_000)
 
 
+class StringListFeature(Spec):
+    """A multi-value categorical column held as a delimited string (`"Action|Comedy"`): each
+    value is looked up in one vocabulary (fitted on train, counting every value) and the row is
+    the mean of its values' embeddings. Values are trimmed of surrounding spaces; empty values are
+    dropped; a row beyond `max_values` values keeps its first `max_values`."""
+
+    kind: Literal["string_list"] = "string_list"
+    column: Identifier
+    separator: str = Field(default="|", min_length=1, max_length=8)
+    """The delimiter between values in the column's string."""
+    max_values: int = Field(default=16, ge=2, le=256)
+    embedding_dim: int = Field(default=16, ge=1, le=1024)
+    vocab_size: int | None = Field(default=None, ge=1)
+    """Keep the N most frequent values (None keeps every value seen in the train split)."""
+    oov_buckets: int = Field(default=1, ge=1, le=10_000)
+
+    @field_validator("separator")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable() and value not in ("\t",):
+            raise ValueError("separator must be printable characters (or a tab)")
+        return value
+
+
 class Bucketize(Spec):
     boundaries: list[float] = Field(min_length=1)
     embedding_dim: int = Field(default=8, ge=1, le=1024)
@@ -93,7 +117,7 @@ class HistoryFeature(Spec):
 
 
 Feature = Annotated[
-    StringFeature | NumericFeature | TimestampFeature | HistoryFeature,
+    StringFeature | StringListFeature | NumericFeature | TimestampFeature | HistoryFeature,
     Field(discriminator="kind"),
 ]
 
@@ -154,7 +178,7 @@ class TowerFeatures(Spec):
                 feature = by_column.get(column)
                 if feature is None:
                     raise ValueError(f"crosses[{i}]: {column!r} is not a feature of this tower")
-                if feature.kind in ("timestamp", "history") or (
+                if feature.kind in ("timestamp", "history", "string_list") or (
                     feature.kind == "numeric" and feature.bucketize is None
                 ):
                     raise ValueError(
@@ -311,7 +335,7 @@ def tower_input_dim(tower: TowerFeatures, *, candidate_id_dim: int | None = None
     `candidate_id_dim` is the candidate id's embedding width, which a shared history has."""
     width = 0
     for feature in tower.features:
-        if feature.kind == "string":
+        if feature.kind in ("string", "string_list"):
             width += feature.embedding_dim
         elif feature.kind == "numeric":
             width += feature.bucketize.embedding_dim if feature.bucketize else 1

@@ -47,14 +47,20 @@ def candidate_features(
 
     Each product takes the features of its most recent train row. A product with no train row
     (possible only when the vocabulary and the rows come from different data) gets its id and
-    zeros elsewhere, so row i always describes vocabulary entry i.
+    zeros elsewhere (no value of a multi-value feature), so row i always describes vocabulary
+    entry i.
     """
     rows = latest_row_per_index(columns[id_feature], n_products, recency)
     present = rows >= 0
     out: dict[str, np.ndarray] = {}
     for name in feature_names:
         values = np.asarray(columns[name])
-        picked = np.zeros(n_products, dtype=values.dtype)
+        # A multi-value feature's absent rows hold no value (-1), as Transform pads them.
+        picked = (
+            np.full((n_products, *values.shape[1:]), -1, dtype=values.dtype)
+            if values.ndim == 2
+            else np.zeros(n_products, dtype=values.dtype)
+        )
         picked[present] = values[rows[present]]
         out[name] = picked
     out[id_feature] = np.arange(n_products, dtype=np.asarray(columns[id_feature]).dtype)

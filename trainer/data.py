@@ -135,6 +135,12 @@ def canonical_order(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     names = sorted(columns)
     if not names or not len(columns[names[0]]):
         return dict(columns)
-    # np.lexsort sorts by the last key first; any fixed key order gives a canonical result.
-    order = np.lexsort([columns[name] for name in reversed(names)])
+    # np.lexsort sorts by the last key first; any fixed key order gives a canonical result. A
+    # multi-value column (`[rows, width]`) is a key per position.
+    keys = [
+        key
+        for name in names
+        for key in (columns[name].T if columns[name].ndim == 2 else [columns[name]])
+    ]
+    order = np.lexsort(keys[::-1])
     return {name: values[order] for name, values in columns.items()}

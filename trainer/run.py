@@ -102,7 +102,7 @@ def _vocab_sizes(features: FeatureConfig, tft_output: tft.TFTransformOutput) -> 
         f.column: tft_output.vocabulary_size_by_name(f.column)
         for tower in (features.query_tower, features.candidate_tower)
         for f in tower.features
-        if f.kind == "string"
+        if f.kind in ("string", "string_list")
     }
 
 

@@ -67,15 +67,17 @@ def embedding_layer(tower_model: keras.Model, column: str) -> keras.layers.Embed
 
 
 class HistoryPooling(keras.layers.Layer):
-    """Weighted mean of the embeddings of a history's products; -1 entries are padding."""
+    """Weighted mean of the embeddings of a list of indices (a history's products, a
+    multi-value feature's values); -1 entries are padding, and a row with none is zeros.
+    Without weights every entry counts the same (a plain mean)."""
 
     def __init__(self, embedding: keras.layers.Embedding, **kwargs):
         super().__init__(**kwargs)
         self.embedding = embedding
 
-    def call(self, items, weights):
+    def call(self, items, weights=None):
         valid = tf.cast(items >= 0, tf.float32)
-        weights = weights * valid
+        weights = valid if weights is None else weights * valid
         vectors = self.embedding(tf.maximum(items, 0))
         total = tf.reduce_sum(weights, axis=1, keepdims=True)
         pooled = tf.reduce_sum(vectors * weights[..., None], axis=1)
@@ -124,13 +126,30 @@ def build_encoder(
     inputs: dict[str, keras.Input] = {}
     history_parts: dict[str, tf.Tensor] = {}
     history = _history_parts(tower, vocab_sizes, shared, inputs, history_parts)
+    # Multi-value features: `[batch, max_values]` indices, -1 padded, mean-pooled.
+    value_lists = {f.column: f for f in tower.features if f.kind == "string_list"}
+    for column in value_lists:
+        if column not in vocab_sizes:
+            raise KeyError(f"no vocabulary size for string_list feature {column!r}")
     parts = []
     for feature_name in transformed_names(tower):
         if feature_name in history:
             if feature_name in history_parts:
                 parts.append(history_parts[feature_name])
             continue
-        if feature_name in embedded:
+        if feature_name in value_lists:
+            feature = value_lists[feature_name]
+            inputs[feature_name] = keras.Input(
+                shape=(feature.max_values,), dtype=tf.int64, name=feature_name
+            )
+            embedding = keras.layers.Embedding(
+                vocab_sizes[feature.column] + feature.oov_buckets,
+                feature.embedding_dim,
+                name=f"{feature_name}_embedding",
+            )
+            pooling = HistoryPooling(embedding, name=f"{feature_name}_pooling")
+            parts.append(pooling(inputs[feature_name]))
+        elif feature_name in embedded:
             inputs[feature_name] = keras.Input(shape=(), dtype=tf.int64, name=feature_name)
             input_dim, output_dim = embedded[feature_name]
             parts.append(

@@ -50,6 +50,31 @@ def vocabulary(x, *, name: str, top_k: int | None = None, num_oov_buckets: int =
     )
 
 
+def value_list_vocabulary(
+    x,
+    *,
+    name: str,
+    separator: str,
+    max_values: int,
+    top_k: int | None = None,
+    num_oov_buckets: int = 1,
+) -> tf.Tensor:
+    """Map each value of a delimited string (`"Action|Comedy"`) to a vocabulary index.
+
+    Returns `[batch, max_values]` int64: a row's indices in the order its values appear, -1
+    where it has fewer values (an empty or missing string has none). Values are trimmed of
+    surrounding whitespace and empty ones dropped. The vocabulary, named after the feature,
+    counts every value of the analyzed split; unseen values land in `num_oov_buckets` buckets.
+    """
+    values = dense(x)
+    tokens = tf.strings.strip(tf.strings.split(values, sep=separator))
+    tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+    indices = tft.compute_and_apply_vocabulary(
+        tokens, top_k=top_k, num_oov_buckets=num_oov_buckets, vocab_filename=name
+    )
+    return indices.to_tensor(default_value=-1, shape=[None, max_values])
+
+
 def normalize(x, method: str) -> tf.Tensor:
     """A float feature normalized by `zscore`, `minmax` (to [0, 1]) or `log` (log1p of x >= 0)."""
     values = tf.cast(dense(x), tf.float32)

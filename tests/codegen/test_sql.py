@@ -325,3 +325,84 @@ def test_online_retail_example_drops_returns_and_anonymous_rows():
         ("12583", "22728", 1_704_067_200 + 3 * 86_400, "France", 24, 3.75),
         ("17850", "85123A", 1_704_067_200, "United Kingdom", 6, 2.55),
     ]
+
+
+# Real column names that are not identifiers, and names built to break out of the quoting.
+SOURCE_NAMES = {
+    "sci_fi": "Sci-Fi",
+    "childrens": "Children's",
+    "film_noir": "Film Noir",
+    "unit_price_eur": "Unit Price (€)",
+    "quote_mix": "say \"hi\" 'now'",
+    "injection": "x'); DROP TABLE movies; --",
+}
+
+
+def _named_config() -> DatasetConfig:
+    return DatasetConfig.model_validate({
+        "name": "movies",
+        "primary_table": "ratings",
+        "joins": [{"table": "movies", "on": [["ratings.movie_id", "movies.movie_id"]]}],
+        "columns": [
+            {"column": "ratings.user_id"},
+            {"column": "ratings.movie_id"},
+            {"column": "ratings.ts"},
+            *({"table": "movies", "source": source, "alias": alias}
+              for alias, source in SOURCE_NAMES.items()),
+        ],
+        "roles": {"customer_id": "user_id", "product_id": "movie_id", "timestamp": "ts"},
+        "filters": [{"type": "numeric", "column": "sci_fi", "op": "eq", "value": 1}],
+    })  # fmt: skip
+
+
+def test_source_names_are_quoted_and_come_out_under_their_aliases():
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA raw_data")
+    con.execute("CREATE TABLE raw_data.ratings (user_id VARCHAR, movie_id VARCHAR, ts TIMESTAMP)")
+    con.execute("INSERT INTO raw_data.ratings VALUES ('u1', 'm1', '2024-01-01'), "
+                "('u2', 'm2', '2024-01-02')")  # fmt: skip
+    quoted = ", ".join('"' + s.replace('"', '""') + '" INTEGER' for s in SOURCE_NAMES.values())
+    con.execute(f"CREATE TABLE raw_data.movies (movie_id VARCHAR, {quoted})")
+    con.execute("INSERT INTO raw_data.movies VALUES ('m1', 1, 2, 3, 4, 5, 6), "
+                "('m2', 0, 0, 0, 0, 0, 0)")  # fmt: skip
+    rows = _run(con, _named_config())
+    assert rows == [{"user_id": "u1", "movie_id": "m1", "ts": 1704067200, "sci_fi": 1,
+                     "childrens": 2, "film_noir": 3, "unit_price_eur": 4, "quote_mix": 5,
+                     "injection": 6}]  # fmt: skip
+    assert con.execute("SELECT count(*) FROM raw_data.movies").fetchone() == (2,)  # intact
+
+
+def test_source_names_parse_back_from_the_bigquery_sql_exactly():
+    sql = dataset_sql(_named_config())
+    (tree,) = sqlglot.parse(sql, read="bigquery")
+    columns = {c.name for c in tree.find_all(exp.Column) if c.table == "movies"}
+    assert set(SOURCE_NAMES.values()) <= columns
+    assert all(i.quoted for i in tree.find_all(exp.Identifier))
+    assert "DROP" not in {type(node).__name__.upper() for node in tree.walk()}
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ({"table": "movies", "source": "Sci-Fi"}, "alias: required with source 'Sci-Fi'"),
+        ({"column": "movies.x", "table": "movies", "source": "x"}, "not both"),
+        ({"source": "Sci-Fi", "alias": "sci_fi"}, "or table and source"),
+        ({"table": "movies", "source": "new\nline", "alias": "a"}, "no control characters"),
+        ({"table": "movies", "source": "", "alias": "a"}, "1 to 300 characters"),
+        ({"table": "movies", "source": "Price.EUR", "alias": "a"}, "no '.' or '`'"),
+        ({"table": "movies", "source": "a`b", "alias": "a"}, "no '.' or '`'"),
+        (
+            {"table": "nowhere", "source": "Sci-Fi", "alias": "a"},
+            "dataset.json: columns[9].table: 'nowhere' is not a source",
+        ),
+        ({"table": "movies", "source": "Sci-Fi", "alias": "Sci-Fi"}, "not a valid identifier"),
+    ],
+)
+def test_a_source_name_needs_its_table_and_an_identifier_alias(column, message):
+    data = _named_config().model_dump(exclude_none=True)
+    data["columns"].append(column)
+    with pytest.raises(SpecError) as error:
+        load_spec(DatasetConfig, data, name="dataset.json")
+    assert message in str(error.value)
+    assert "dataset.json: columns" in str(error.value)

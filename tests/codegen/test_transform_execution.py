@@ -169,3 +169,31 @@ def test_transform_keys_match_both_towers_without_tensorflow(monkeypatch):
         inputs = {column: column for column in features.raw_columns}
         out = namespace["preprocessing_fn"](inputs)
         assert sorted(out) == sorted(transform_output_names(features)), name
+
+
+def test_a_delimited_string_becomes_padded_vocabulary_indices(tmp_path):
+    from trainer import transform_ops as ops
+
+    def preprocessing_fn(inputs):
+        return {"genres": ops.value_list_vocabulary(inputs["genres"], name="genres",
+                                                    separator="|", max_values=3)}  # fmt: skip
+
+    rows = ["Drama|Comedy", " Drama | Sci-Fi |", "", "Drama|Comedy|Sci-Fi|Horror"]
+    raw = [{"genres": [value]} for value in rows]
+    metadata = dataset_metadata.DatasetMetadata(
+        schema_utils.schema_from_feature_spec({"genres": tf.io.FixedLenFeature([1], tf.string)})
+    )
+    with tft_beam.Context(temp_dir=str(tmp_path / "tft")):
+        (transformed, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            preprocessing_fn, output_record_batches=False
+        )
+    # Vocabulary by frequency: Drama 3, then Comedy 2 and Sci-Fi 2, then Horror 1 (ties are
+    # ordered by value, descending, as tf.Transform does); values are trimmed, empties dropped,
+    # a row keeps its first 3 values, and -1 pads.
+    index = {"Drama": 0, "Sci-Fi": 1, "Comedy": 2, "Horror": 3}
+    assert [list(row["genres"]) for row in transformed] == [
+        [index["Drama"], index["Comedy"], -1],
+        [index["Drama"], index["Sci-Fi"], -1],
+        [-1, -1, -1],
+        [index["Drama"], index["Comedy"], index["Sci-Fi"]],
+    ]

@@ -26,3 +26,10 @@ def test_candidate_features_are_in_vocabulary_order():
     assert got["product"].tolist() == [0, 1, 2]
     # product 1's latest row is the third; product 2 has no row and gets zeros.
     assert got["category"].tolist() == [20, 30, 0]
+
+
+def test_candidate_features_keep_a_multi_value_features_rows():
+    columns = {"product": np.array([1, 0]), "genres": np.array([[3, 4, -1], [5, -1, -1]])}
+    got = candidate_features(columns, id_feature="product", feature_names=["genres"], n_products=3)
+    # product 2 has no row: no value at all, as Transform pads.
+    assert got["genres"].tolist() == [[5, -1, -1], [3, 4, -1], [-1, -1, -1]]

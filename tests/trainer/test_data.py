@@ -22,6 +22,18 @@ def test_canonical_order_is_the_same_for_any_input_order():
     np.testing.assert_allclose(first["price"], [0.1, 0.3, 0.2, 0.5])
 
 
+def test_canonical_order_sorts_by_every_position_of_a_multi_value_column():
+    rows = {
+        "customer_id": np.array([1, 1, 0], dtype=np.int64),
+        "genres": np.array([[4, -1], [2, 7], [9, 9]], dtype=np.int64),
+    }
+    shuffled = {name: values[[2, 0, 1]] for name, values in rows.items()}
+    first, second = canonical_order(rows), canonical_order(shuffled)
+    np.testing.assert_array_equal(first["genres"], second["genres"])
+    np.testing.assert_array_equal(first["genres"], [[9, 9], [2, 7], [4, -1]])
+    np.testing.assert_array_equal(first["customer_id"], [0, 1, 1])
+
+
 def test_canonical_order_of_nothing_is_nothing():
     empty = {"customer_id": np.zeros([0], dtype=np.int64)}
     assert canonical_order(empty)["customer_id"].shape == (0,)

@@ -116,3 +116,36 @@ def test_tower_with_no_hidden_layers_is_a_projection_of_the_encoder():
     tower = build_tower(TOWER, [], 4, VOCAB, name="candidate")
     assert tower(batch(2)).shape == (2, 4)
     assert tower.layers[-1].kernel.shape == (tower_input_dim(TOWER), 4)
+
+
+GENRES = TowerFeatures.model_validate(
+    {
+        "features": [
+            {"kind": "string", "column": "product_id", "embedding_dim": 4},
+            {"kind": "string_list", "column": "genres", "embedding_dim": 3, "max_values": 4,
+             "oov_buckets": 2},
+        ]
+    }
+)  # fmt: skip
+
+
+def test_a_multi_value_feature_is_the_mean_of_its_values_embeddings():
+    encoder = build_encoder(GENRES, {"product_id": 5, "genres": 6}, name="enc")
+    assert encoder.output_shape[-1] == tower_input_dim(GENRES) == 4 + 3
+    table = encoder.get_layer("genres_pooling").embedding.embeddings.numpy()
+    assert table.shape == (6 + 2, 3)  # vocabulary plus OOV buckets
+    out = encoder(
+        {
+            "product_id": tf.constant([0, 1, 2], tf.int64),
+            # two values; one value then padding; no value at all (an empty string)
+            "genres": tf.constant([[1, 7, -1, -1], [3, -1, -1, -1], [-1] * 4], tf.int64),
+        }
+    ).numpy()[:, 4:]
+    np.testing.assert_allclose(out[0], (table[1] + table[7]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(out[1], table[3], rtol=1e-6)
+    np.testing.assert_array_equal(out[2], np.zeros(3))
+
+
+def test_a_multi_value_feature_needs_its_vocabulary_size():
+    with pytest.raises(KeyError, match="genres"):
+        build_encoder(GENRES, {"product_id": 5}, name="enc")
