@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             if log is None:
                 raise
-            traceback.print_exc()  # into the log
+            with open(log, "a") as f:  # the whole story goes into the log
+                traceback.print_exc(file=f)
             print(f"\ndemo failed: {type(exc).__name__}: {exc}")
             print(f"last lines of {log}:")
             print("\n".join("  " + line for line in tail(log)))
@@ -112,11 +113,12 @@ def _demo(args: argparse.Namespace) -> int:
     stage(7, total, f"offline infra plan of tenant {args.tenant!r} (Pulumi mocks)")
     steps.show_plan(args.tenant)
 
-    print(f"demo finished in {time.perf_counter() - started:.0f}s. Artifacts:")
+    print(f"demo finished in {time.perf_counter() - started:.0f}s; everything is under {out}:")
     paths = steps.artifact_paths(run, warehouse, generated)
-    paths |= {"training run": training_dir, "registered models": training_dir / "models"}
-    for label, path in paths.items():
-        print(f"  {label:18} {path}")
+    paths |= {"registered models": training_dir / "models"}
+    for label in ("metrics", "serving model", "registered models"):
+        print(f"  {label:18} {paths.pop(label).relative_to(out)}")
+    print("  and " + ", ".join(f"{path.relative_to(out)}" for path in paths.values()))
     print(json.dumps({"demo": "ok", "run": str(run.root)}))
     return 0
 

@@ -101,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from codegen.cli import InvalidConfigs
-    from pipelines.console import tail
     from pipelines.local import PipelineStepError
     from pipelines.own_data import RunInputError, config_paths, parse_params, run
     from specs import SpecError
@@ -125,8 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     except PipelineStepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if exc.log is not None:
-            print(f"last lines of {exc.log}:", file=sys.stderr)
-            print("\n".join("  " + line for line in tail(exc.log)), file=sys.stderr)
+            print(f"the libraries' last lines (the traceback and all: {exc.log}):", file=sys.stderr)
+            print("\n".join("  " + line for line in exc.log_tail), file=sys.stderr)
         return 1
     return 0
 

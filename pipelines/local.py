@@ -30,6 +30,7 @@ class PipelineStepError(RuntimeError):
         self.component = component
         self.summary: dict = {}  # the run's status and stages (pipelines.status)
         self.log: Path | None = None  # where the run's library output went, if anywhere
+        self.log_tail: list[str] = []  # its last lines before the failure
         super().__init__(f"pipeline step {component} failed: {type(cause).__name__}: {cause}")
 
 

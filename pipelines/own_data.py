@@ -136,15 +136,19 @@ def pipeline_values(
 
 
 def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
-    """Recall@K of the model and of every baseline the trainer wrote, modes "all" and "new"."""
+    """Recall@K of the model and of every baseline the trainer wrote, modes "all" and "new",
+    the model's 95% intervals, who was evaluated and dropped, and any health warning."""
     rows = [("model", metrics["final_metrics"])]
     rows += [(name, values) for name, values in sorted(metrics.get("baselines", {}).items())]
+    keys = [f"recall_at_{k}" for k in ks] + [f"new_recall_at_{k}" for k in ks]
     header = ["", *(f"R@{k} all" for k in ks), *(f"R@{k} new" for k in ks)]
     lines = [header]
     for name, values in rows:
-        cells = [values.get(f"recall_at_{k}") for k in ks]
-        cells += [values.get(f"new_recall_at_{k}") for k in ks]
+        cells = [values.get(key) for key in keys]
         lines.append([name, *("-" if v is None else f"{v:.3f}" for v in cells)])
+        intervals = metrics.get("intervals", {}).get(name) if name == "model" else None
+        if intervals:
+            lines.append(["  95% interval", *(_interval(intervals.get(key)) for key in keys)])
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     text = [
         "  ".join(
@@ -154,10 +158,23 @@ def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
     ]
     text.insert(1, "  ".join("-" * w for w in widths))
     info = metrics.get("eval", {})
-    text.append(
-        f"(eval customers: {info.get('customers', '?')}, products: {info.get('products', '?')})"
-    )
+    line = f"evaluated {info.get('customers', '?')} customers"
+    if "eval_customers" in info:
+        line += (
+            f" of {info['eval_customers']} in the eval split (dropped: "
+            f"{info['dropped_unknown_customer']} unknown to the model, "
+            f"{info['dropped_no_known_product']} with no eval product in its catalogue)"
+        )
+    text.append(f"{line}; {info.get('products', '?')} products")
+    if "intervals" in metrics:
+        text.append("intervals: 95% bootstrap over customers (baselines' in the metrics file)")
+    for warning in (metrics.get("health") or {}).get("warnings", []):
+        text.append(f"WARNING: {warning}")
     return "\n".join(text)
+
+
+def _interval(bounds: list[float] | None) -> str:
+    return "-" if not bounds else f"{bounds[0]:.2f}-{bounds[1]:.2f}"
 
 
 def run(
@@ -175,7 +192,7 @@ def run(
 
     Unless `verbose`, the run's library output goes to `<out>/run.log` (pipelines.console)."""
     from codegen.render import render_all, write_rendered
-    from pipelines.console import quiet_output
+    from pipelines.console import quiet_output, tail
     from pipelines.local import PipelineStepError, run_local, with_local_defaults
     from pipelines.registry import get_template
 
@@ -201,8 +218,12 @@ def run(
         try:
             run_ = run_local(template, values, root=out.resolve() / "run", report=report)
         except PipelineStepError as error:
-            traceback.print_exc()  # into the log, which the error points to
-            error.log = log
+            if log is None:
+                traceback.print_exc()
+            else:  # the libraries' last words for the terminal, the whole story in the log
+                error.log, error.log_tail = log, tail(log)
+                with open(log, "a") as f:
+                    traceback.print_exc(file=f)
             raise
     metrics_file = run_.output("RecsTrainer", "model_run") / "training_metrics.json"
     metrics = json.loads(metrics_file.read_text())

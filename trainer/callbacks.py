@@ -84,3 +84,17 @@ class EpochProgress(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.reporter.epoch_complete(epoch + 1, self.epochs, dict(logs or {}))
+
+
+class FirstBatchLoss(tf.keras.callbacks.Callback):
+    """Keeps the loss of the very first training batch: the untrained model's loss, the
+    reference against which `trainer.honesty.health` judges whether training diverged (an epoch
+    mean can explode within the first epoch, so epoch 1 is no reference)."""
+
+    def __init__(self):
+        super().__init__()
+        self.loss: float | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.loss is None and logs and "loss" in logs:
+            self.loss = float(logs["loss"])

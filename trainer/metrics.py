@@ -170,11 +170,13 @@ def evaluate(
     *,
     modes: Sequence[str] = ("all", "new"),
     batch_size: int = 1024,
+    per_customer: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Mean Recall@K (`recall_at_<k>`, `new_recall_at_<k>`) and NDCG@10 (`ndcg_at_10`,
     `new_ndcg_at_10`) of a score function.
 
-    A mode with no test customers reports nothing (absent keys, not zeros).
+    A mode with no test customers reports nothing (absent keys, not zeros). `per_customer`, if
+    given, receives each metric's value per test customer (as `evaluate_ranked`).
     """
 
     def rank(batch: np.ndarray, mode: str) -> np.ndarray:
@@ -186,7 +188,9 @@ def evaluate(
         exclude = split.train[batch] if mode == "new" else None
         return top_k(scores, max(*ks, *NDCG_KS), exclude)
 
-    return evaluate_ranked(rank, split, ks, modes=modes, batch_size=batch_size)
+    return evaluate_ranked(
+        rank, split, ks, modes=modes, batch_size=batch_size, per_customer=per_customer
+    )
 
 
 RankFn = Callable[[np.ndarray, str], Sequence[np.ndarray]]
@@ -200,6 +204,8 @@ def evaluate_ranked(
     *,
     modes: Sequence[str] = ("all", "new"),
     batch_size: int = 256,
+    per_customer: dict[str, np.ndarray] | None = None,
+    ranked: dict[str, list[np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Mean Recall@K and NDCG@10 of ranked lists (a served model's answers), keyed like
     `evaluate`.
@@ -207,14 +213,23 @@ def evaluate_ranked(
     In mode "new" the products a customer bought in train are dropped from their list, as the
     protocol says; a list shorter than K simply has fewer chances (nothing is filled in). A mode
     with no test customers reports nothing (absent keys, not zeros).
+
+    `per_customer`, if given, receives each metric's value per test customer (in the order of
+    `split.mode(mode)`: what a confidence interval resamples); `ranked` receives each mode's
+    lists as scored.
     """
     results: dict[str, float] = {}
     for mode in modes:
         customers, items = split.mode(mode)
         if not len(customers):
             continue
-        sums = dict.fromkeys(ks, 0.0)
-        ndcg = dict.fromkeys(NDCG_KS, 0.0)
+        prefix = "new_" if mode == "new" else ""
+        values: dict[str, list[np.ndarray]] = {
+            f"{prefix}{name}_at_{k}": []
+            for name, depths in (("recall", ks), ("ndcg", NDCG_KS))
+            for k in depths
+        }
+        scored: list[np.ndarray] = []
         for start in range(0, len(customers), batch_size):
             batch = customers[start : start + batch_size]
             lists = [np.asarray(ranked, np.int64) for ranked in rank_fn(batch, mode)]
@@ -230,12 +245,16 @@ def evaluate_ranked(
             # One membership test per list, at the deepest K; every K reads its prefix.
             hits = _hits(lists, batch_items, max(*ks, *NDCG_KS))
             for k in ks:
-                sums[k] += _recall(hits, batch_items, k).sum()
+                values[f"{prefix}recall_at_{k}"].append(_recall(hits, batch_items, k))
             for k in NDCG_KS:
-                ndcg[k] += _ndcg(hits, batch_items, k).sum()
-        prefix = "new_" if mode == "new" else ""
-        for k in ks:
-            results[f"{prefix}recall_at_{k}"] = sums[k] / len(customers)
-        for k in NDCG_KS:
-            results[f"{prefix}ndcg_at_{k}"] = ndcg[k] / len(customers)
+                values[f"{prefix}ndcg_at_{k}"].append(_ndcg(hits, batch_items, k))
+            if ranked is not None:
+                scored.extend(lists)
+        for key, parts in values.items():
+            column = np.concatenate(parts)
+            results[key] = float(column.sum() / len(customers))
+            if per_customer is not None:
+                per_customer[key] = column
+        if ranked is not None:
+            ranked[mode] = scored
     return results

@@ -33,10 +33,15 @@ from specs import (
 )
 from specs.features import timestamp_zscore_name
 from specs.parameters import FROM_TRAINER_MODULE, TRAINER_PARAMETERS, check_trainer_parameter
-from trainer.callbacks import EpochProgress, early_stopping_callback, validation_rows
+from trainer.callbacks import (
+    EpochProgress,
+    FirstBatchLoss,
+    early_stopping_callback,
+    validation_rows,
+)
 from trainer.candidates import candidate_features, latest_row_per_index
 from trainer.data import canonical_order, columns_dataset, read_transformed
-from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
+from trainer.evaluation import evaluate_against_baselines, protocol_split
 from trainer.history import (
     DAY,
     ITEM_FEATURES,
@@ -47,6 +52,7 @@ from trainer.history import (
     product_features,
     row_histories,
 )
+from trainer.honesty import health
 from trainer.metrics import KS
 from trainer.model import TwoTowerModel
 from trainer.optimizers import build_optimizer, learning_rate_schedule
@@ -342,6 +348,8 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     if stopping is not None:
         callbacks.append(stopping)
     callbacks.append(_EpochLog())
+    first_batch = FirstBatchLoss()
+    callbacks.append(first_batch)
     callbacks.append(EpochMetrics(tracker))  # after the others: it logs what they added
     reporter = ProgressReporter.from_config((fn_args.custom_config or {}).get("callback_url"))
     if reporter is not None:
@@ -433,12 +441,18 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         "loss": {name: [float(v) for v in values] for name, values in fit.history.items()},
         "final_metrics": evaluation["final_metrics"],
         "baselines": evaluation["baselines"],
+        "intervals": evaluation["intervals"],
+        "health": health(
+            fit.history["loss"], evaluation["popularity_overlap"], initial=first_batch.loss
+        ),
         "eval": evaluation["eval"],
         "hyperparameters": hp,
         "model_type": model.model_type,
         "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
         "throughput": throughput,
     }
+    for warning in metrics["health"]["warnings"]:
+        log.warning("%s", warning)
     if scorer_loss:
         metrics["reorder_loss"] = scorer_loss
     tracker.log_metrics(result_metrics(metrics))
@@ -644,7 +658,7 @@ def _evaluate(
             "custom_config['raw_eval_files'] is missing: the model is evaluated by querying the "
             "exported SavedModel with the raw eval rows"
         )
-    final_metrics = evaluate_exported(
+    evaluation = evaluate_against_baselines(
         fn_args.serving_model_dir,
         raw_files,
         {c: raw_spec[c] for c in raw_query_columns},
@@ -653,16 +667,20 @@ def _evaluate(
         product_vocabulary=tft_output.vocabulary_by_name(cid),
         split=split,
         ks=KS,
+        baseline_names=custom.get("baselines"),
     )
-    baseline_metrics = evaluate_baselines(split, custom.get("baselines"))
     return {
-        "final_metrics": final_metrics,
-        "baselines": baseline_metrics,
+        "final_metrics": evaluation["metrics"],
+        "baselines": evaluation["baselines"],
+        # How sure each mean is: a 95% bootstrap interval over the test customers.
+        "intervals": evaluation["intervals"],
         "eval": {
             "customers": len(split.customers),
             "customers_new": len(split.new_customers),
             "train_rows": int(len(train[cid])),
             "eval_rows": int(len(eval_[cid])),
             "products": n_products,
+            **evaluation["coverage"],
         },
+        "popularity_overlap": evaluation["popularity_overlap"],
     }

@@ -71,7 +71,8 @@ class Executor(base_executor.BaseExecutor):
         import tensorflow_transform as tft
 
         from trainer.data import read_transformed
-        from trainer.evaluation import evaluate_baselines, evaluate_exported, protocol_split
+        from trainer.evaluation import evaluate_against_baselines, protocol_split
+        from trainer.honesty import health
         from trainer.metrics import KS
         from trainer.run import METRICS_FILE
 
@@ -99,14 +100,15 @@ class Executor(base_executor.BaseExecutor):
             split=split,
             ks=KS,
         )
-        metrics = evaluate_exported(export_dir, raw_eval, _serving_inputs(export_dir, raw_spec),
-                                    **query)  # fmt: skip
+        evaluation = evaluate_against_baselines(
+            export_dir, raw_eval, _serving_inputs(export_dir, raw_spec), **query
+        )
+        metrics, baselines = evaluation["metrics"], evaluation["baselines"]
         trainer_metrics = read_artifact_json(input_dict["model_run"], METRICS_FILE)
         for name in RATING_METRICS:
             value = trainer_metrics.get("final_metrics", {}).get(name)
             if value is not None:
                 metrics[name] = value
-        baselines = evaluate_baselines(split)
 
         champion, champion_metrics = self._champion(exec_properties, raw_eval, raw_spec, query)
         blessed, checks = decide(
@@ -121,7 +123,13 @@ class Executor(base_executor.BaseExecutor):
             "customers": len(split.customers),
             "customers_new": len(split.new_customers),
             "products": split.n_products,
+            **evaluation["coverage"],
         }
+        record["intervals"] = evaluation["intervals"]
+        # The trainer judged its loss; the overlap is judged here, on the lists scored here.
+        losses = (trainer_metrics.get("loss") or {}).get("loss", [])
+        record["health"] = health(losses, evaluation["popularity_overlap"],
+                                  initial=(trainer_metrics.get("health") or {}).get("initial_loss"))  # fmt: skip
         record["mlflow"] = trainer_metrics.get("mlflow")
         self._write(output_dict, record)
         log.info("RecsEvaluator: %s", record["summary"])

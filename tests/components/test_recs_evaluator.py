@@ -86,6 +86,13 @@ def test_the_evaluator_agrees_with_the_trainer_and_blesses_a_model_that_passes(
     assert blessing.get_int_custom_property("blessed") == 1
     assert os.path.exists(os.path.join(blessing.uri, "BLESSED"))
     assert record["mlflow"]["run_id"] == trainer_metrics["mlflow"]["run_id"]
+    # What the means leave out, as the trainer's metrics file says it, on the same split.
+    for name, bounds in trainer_metrics["intervals"]["model"].items():
+        assert record["intervals"]["model"][name] == pytest.approx(bounds), name
+    assert {k: record["eval"][k] for k in ("eval_customers", "evaluated")} == {
+        k: trainer_metrics["eval"][k] for k in ("eval_customers", "evaluated")
+    }
+    assert record["health"] == trainer_metrics["health"]
 
 
 def test_a_model_below_its_threshold_is_not_blessed_and_the_file_says_why(inputs, tmp_path):

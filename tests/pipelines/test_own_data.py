@@ -87,6 +87,22 @@ def test_bad_input_is_named_and_nothing_runs(tmp_path, warehouse, capsys, change
     assert not (tmp_path / "out").exists()
 
 
+def test_a_failing_step_is_named_with_the_end_of_its_log(tmp_path, warehouse, capsys):
+    configs = tmp_path / "configs"
+    shutil.copytree(EXAMPLE, configs)
+    dataset = json.loads((configs / "dataset.json").read_text())
+    dataset["filters"] = [{"type": "numeric", "column": "quantity", "op": "gt", "value": 1e12}]
+    (configs / "dataset.json").write_text(json.dumps(dataset))  # a query that keeps no row
+    code, out, err = run_cli(capsys, "run", "quicktest", "--configs", str(configs),
+                             "--warehouse", str(warehouse), "--out", str(tmp_path / "out"))  # fmt: skip
+    assert code == 1
+    assert "error: pipeline step QueryExampleGen failed" in err
+    log = tmp_path / "out" / "run.log"
+    assert f"the libraries' last lines (the traceback and all: {log}):" in err
+    assert "Traceback" in log.read_text()  # the whole story is in the log
+    assert "Traceback" not in out + err
+
+
 def test_warehouse_import_lays_out_csv_and_parquet_files_and_folders(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
@@ -112,6 +128,28 @@ def test_warehouse_import_lays_out_csv_and_parquet_files_and_folders(tmp_path, c
                            str(tmp_path / "wh2"))  # fmt: skip
     assert code == 2 and "invalid table name 'my-table'" in err
     assert not (tmp_path / "wh2").exists()  # nothing written
+
+
+def test_the_metrics_table_says_how_sure_who_was_dropped_and_what_went_wrong():
+    from pipelines.own_data import metrics_table
+
+    recalls = {"recall_at_10": 0.31, "recall_at_100": 0.52, "new_recall_at_10": 0.12}
+    table = metrics_table({
+        "final_metrics": recalls,
+        "baselines": {"popularity": {"recall_at_10": 0.30}},
+        "intervals": {"model": {"recall_at_10": [0.21, 0.40], "recall_at_100": [0.43, 0.61]},
+                      "popularity": {"recall_at_10": [0.2, 0.4]}},
+        "eval": {"customers": 87, "products": 500, "eval_customers": 166, "evaluated": 87,
+                 "dropped_unknown_customer": 76, "dropped_no_known_product": 3},
+        "health": {"warnings": ["the model collapsed to the popularity ranking: ..."]},
+    }, ks=(10, 100)).splitlines()  # fmt: skip
+    model = next(i for i, line in enumerate(table) if line.startswith("model"))
+    assert table[model + 1].split() == ["95%", "interval", "0.21-0.40", "0.43-0.61", "-", "-"]
+    assert (
+        "evaluated 87 customers of 166 in the eval split (dropped: 76 unknown to the model, "
+        "3 with no eval product in its catalogue); 500 products" in table
+    )
+    assert table[-1] == "WARNING: the model collapsed to the popularity ranking: ..."
 
 
 # What a client's export looks like: column names that are not identifiers, and a multi-value

@@ -37,6 +37,8 @@ def test_metrics_file_layout(trained_run):
         "loss",
         "final_metrics",
         "baselines",
+        "intervals",
+        "health",
         "eval",
         "hyperparameters",
         "mlflow",
@@ -64,7 +66,20 @@ def test_metrics_file_layout(trained_run):
         "train_rows": 480,
         "eval_rows": 180,
         "products": written["eval"]["products"],
+        "eval_customers": 60,
+        "evaluated": 60,
+        "dropped_unknown_customer": 0,
+        "dropped_no_known_product": 0,
     }
+    # A 95% interval around every mean, the model's and each baseline's.
+    assert set(written["intervals"]) == {"model", *written["baselines"]}
+    for name, values in (("model", written["final_metrics"]), *written["baselines"].items()):
+        for key, (low, high) in written["intervals"][name].items():
+            assert low <= values[key] + 1e-9 and values[key] <= high + 1e-9, (name, key)
+    assert written["health"]["diverged"] is False
+    assert written["health"]["collapsed_to_popularity"] is False
+    assert written["health"]["warnings"] == []
+    assert 0 <= written["health"]["popularity_overlap_at_10"] < 0.9
     assert 0 < written["eval"]["customers_new"] <= 60
     assert 50 <= written["eval"]["products"] <= 60
     assert written["hyperparameters"]["top_k"] == E2E_CONFIG["top_k"]
@@ -132,3 +147,15 @@ def test_same_seed_gives_identical_losses(trained_run, tiny_transformed, tmp_pat
     )
     assert again["loss"] == first["loss"]
     assert again["final_metrics"] == first["final_metrics"]
+
+
+def test_a_diverging_run_is_flagged_in_the_metrics_file(tiny_transformed, tmp_path):
+    config = {**E2E_CONFIG, "learning_rate": 10.0, "epochs": 3}
+    metrics = run_training(
+        fn_args_for(tiny_transformed, str(tmp_path), **config),
+        features=tiny_transformed.features,
+        model=ModelConfig.preset("minimal"),
+        training=TrainingParams(),
+    )
+    assert metrics["health"]["diverged"] is True
+    assert "diverged" in metrics["health"]["warnings"][0]
