@@ -148,7 +148,7 @@ def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
         lines.append([name, *("-" if v is None else f"{v:.3f}" for v in cells)])
         intervals = metrics.get("intervals", {}).get(name) if name == "model" else None
         if intervals:
-            lines.append(["  95% interval", *(_interval(intervals.get(key)) for key in keys)])
+            lines.append(["  95% CI (bootstrap)", *(_interval(intervals.get(key)) for key in keys)])
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
     text = [
         "  ".join(
@@ -166,8 +166,6 @@ def metrics_table(metrics: dict, ks: tuple[int, ...] = (10, 50, 100)) -> str:
             f"{info['dropped_no_known_product']} with no eval product in its catalogue)"
         )
     text.append(f"{line}; {info.get('products', '?')} products")
-    if "intervals" in metrics:
-        text.append("intervals: 95% bootstrap over customers (baselines' in the metrics file)")
     for warning in (metrics.get("health") or {}).get("warnings", []):
         text.append(f"WARNING: {warning}")
     return "\n".join(text)

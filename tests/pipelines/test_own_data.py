@@ -144,7 +144,15 @@ def test_the_metrics_table_says_how_sure_who_was_dropped_and_what_went_wrong():
         "health": {"warnings": ["the model collapsed to the popularity ranking: ..."]},
     }, ks=(10, 100)).splitlines()  # fmt: skip
     model = next(i for i, line in enumerate(table) if line.startswith("model"))
-    assert table[model + 1].split() == ["95%", "interval", "0.21-0.40", "0.43-0.61", "-", "-"]
+    assert table[model + 1].split() == [
+        "95%",
+        "CI",
+        "(bootstrap)",
+        "0.21-0.40",
+        "0.43-0.61",
+        "-",
+        "-",
+    ]
     assert (
         "evaluated 87 customers of 166 in the eval split (dropped: 76 unknown to the model, "
         "3 with no eval product in its catalogue); 500 products" in table
