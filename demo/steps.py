@@ -162,12 +162,11 @@ def tracked_run_line(metrics: dict) -> str:
 
 
 def artifact_paths(run: LocalRun, warehouse: Path, generated: Path) -> dict[str, Path]:
+    from pipelines.own_data import artifact_paths as run_paths
+
     return {
         "warehouse": warehouse,
-        "generated code": generated,
-        "pipeline root": run.pipeline_root,
+        **run_paths(run, generated),
         "ML Metadata": run.metadata_path,
         "MLflow store": run.root / "mlflow.db",
-        "metrics": metrics_path(run),
-        "serving model": serving_dir(run),
     }

@@ -1,11 +1,12 @@
 """Pipeline template CLI: list, describe, compile to KFP IR, run locally on one's own data.
 
-python -m pipelines list
+python -m pipelines templates
 python -m pipelines describe quicktest [--version 1.5.0]
 python -m pipelines compile quicktest|--all [--version V] [--image IMG] --out DIR
 python -m pipelines run quicktest|training [--version V] (--configs DIR | --dataset F --features F
     --model F [--training F]) --warehouse PATH [--out DIR] [--param k=v ...] [-v]
 python -m pipelines warehouse import FILE_OR_FOLDER... --warehouse PATH [--dataset raw_data]
+python -m pipelines submit|status|wait|cancel|results|logs|rerun|list ...   (pipelines.runs.cli)
 
 Exit codes: 0 done; 1 a pipeline step failed (named); 2 invalid input (named).
 """
@@ -17,13 +18,14 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines import registry, vertex
+from pipelines import vertex
+from pipelines.runs import cli as runs_cli
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every template and version")
+    sub.add_parser("templates", help="every template and version")
     describe = sub.add_parser("describe", help="a template's parameters and components as JSON")
     describe.add_argument("name")
     describe.add_argument("--version")
@@ -37,17 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="check, render and run a template locally (pipelines.own_data)"
     )
     run.add_argument("name")
-    run.add_argument("--version")
-    run.add_argument(
-        "--configs", type=Path, help="folder of dataset/features/model[/training].json"
-    )
-    for name in ("dataset", "features", "model", "training"):
-        run.add_argument(f"--{name}", type=Path, help=f"{name} config JSON (overrides --configs)")
-    run.add_argument("--warehouse", type=Path, required=True, help="<dataset>/<table>.parquet root")
+    _add_run_inputs(run)
     run.add_argument("--out", type=Path, default=Path("out/run"), help="generated code and run")
-    run.add_argument("--param", action="append", default=[], help="template parameter k=v")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="print TensorFlow's, Beam's and pip's output instead of <out>/run.log")  # fmt: skip
+    runs_cli.add_parsers(sub, _add_run_inputs)
     warehouse = sub.add_parser("warehouse", help="the local warehouse")
     warehouse_sub = warehouse.add_subparsers(dest="warehouse_command", required=True)
     imports = warehouse_sub.add_parser("import", help="Parquet/CSV files or folders as tables")
@@ -58,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         return _run(args)
+    if args.command in runs_cli.VERBS:
+        return runs_cli.main(args)
+    from pipelines import registry  # the templates import TFX: only for the verbs that need it
+
     try:
         if args.command == "warehouse":
             from components.warehouse import LocalWarehouse
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             local = LocalWarehouse(args.warehouse)
             for table, rows in local.import_files(args.dataset, args.sources).items():
                 print(f"{table}: {rows} rows -> {local.root}")
-        elif args.command == "list":
+        elif args.command == "templates":
             for template in registry.all_templates():
                 print(f"{template.tag:24} {template.description}")
         elif args.command == "describe":
@@ -97,6 +97,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _add_run_inputs(parser: argparse.ArgumentParser) -> None:
+    """The inputs of a run: template version, configs, warehouse, parameters."""
+    parser.add_argument("--version")
+    parser.add_argument(
+        "--configs", type=Path, help="folder of dataset/features/model[/training].json"
+    )
+    for name in ("dataset", "features", "model", "training"):
+        parser.add_argument(
+            f"--{name}", type=Path, help=f"{name} config JSON (overrides --configs)"
+        )
+    parser.add_argument("--warehouse", type=Path, required=True,
+                        help="<dataset>/<table>.parquet root")  # fmt: skip
+    parser.add_argument("--param", action="append", default=[], help="template parameter k=v")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -73,12 +73,20 @@ class _StageTracker:
     not reliable for this: Beam-based components lower the absl log level mid-run.)
     """
 
-    def __init__(self, components: tuple[str, ...], report: Callable[[str], None], progress=None):
+    def __init__(
+        self, components: tuple[str, ...], report: Callable[[str], None], progress=None,
+        on_stage: Callable[[str, str, str | None], None] | None = None,
+    ):  # fmt: skip
         self.components = components
         self.report = report
         self.progress = progress  # trainer.progress.ProgressReporter: the app's callbacks
+        self.on_stage = on_stage  # (component, "started" | "completed" | "failed", detail)
         self.seconds: dict[str, float] = {}
         self.current: str | None = None
+
+    def _event(self, name: str, event: str, detail: str | None = None) -> None:
+        if self.on_stage is not None:
+            self.on_stage(name, event, detail)
 
     def _label(self, name: str) -> str:
         index = self.components.index(name) + 1 if name in self.components else "?"
@@ -94,8 +102,14 @@ class _StageTracker:
         def launch(launcher, *args, **kwargs):
             name = launcher._pipeline_node.node_info.id  # noqa: SLF001 (no public accessor)
             tracker.current = name
+            tracker._event(name, "started")
             started = time.perf_counter()
-            result = original(launcher, *args, **kwargs)
+            try:
+                result = original(launcher, *args, **kwargs)
+            except Exception as exc:
+                tracker._event(name, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+            tracker._event(name, "completed")
             tracker.seconds[name] = time.perf_counter() - started
             tracker.report(f"{tracker._label(name)} done in {tracker.seconds[name]:.1f}s")
             if tracker.progress is not None:
@@ -157,8 +171,11 @@ def run_local(
     root: Path,
     report: Callable[[str], None] = print,
     beam_workers: int | None = None,
+    on_stage: Callable[[str, str, str | None], None] | None = None,
 ) -> LocalRun:
-    """Validate the parameters, then run the template to completion under `root`."""
+    """Validate the parameters, then run the template to completion under `root`.
+
+    `on_stage(component, event, detail)` hears each component start, complete or fail."""
     from tfx import v1 as tfx
 
     root = Path(root).resolve()
@@ -177,7 +194,7 @@ def run_local(
     )
     progress = ProgressReporter.from_config(getattr(params, "callback_url", None))
     components = tuple(c.id for c in pipeline.components)
-    tracker = _StageTracker(components, report, progress)
+    tracker = _StageTracker(components, report, progress, on_stage)
     tracker.seconds["Compile"] = time.perf_counter() - compile_started
     outputs = functools.partial(run.read_json, missing_ok=True)
     start = time.perf_counter()

@@ -175,7 +175,29 @@ def _interval(bounds: list[float] | None) -> str:
     return "-" if not bounds else f"{bounds[0]:.2f}-{bounds[1]:.2f}"
 
 
-def run(
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run that passed every check (`prepare`): nothing is written yet."""
+
+    template: Any  # pipelines.template.PipelineTemplate
+    configs: Configs
+    warehouse: Path
+    out: Path
+    files: dict[str, str]
+    """The rendered files, by name; `execute` writes them into `<out>/generated/`."""
+    values: dict[str, Any]
+    """The template's parameter values, validated."""
+
+    @property
+    def generated(self) -> Path:
+        return self.out / "generated"
+
+    @property
+    def run_root(self) -> Path:
+        return self.out / "run"
+
+
+def prepare(
     name: str,
     *,
     version: str | None,
@@ -183,38 +205,57 @@ def run(
     warehouse: Path,
     out: Path,
     params: dict[str, Any],
-    report=print,
-    verbose: bool = False,
-) -> dict:
-    """Check everything, render, run the template locally; return the metrics file's dict.
-
-    Unless `verbose`, the run's library output goes to `<out>/run.log` (pipelines.console)."""
-    from codegen.render import render_all, write_rendered
-    from pipelines.console import quiet_output, tail
-    from pipelines.local import PipelineStepError, run_local, with_local_defaults
+) -> PreparedRun:
+    """Every check a run needs before it starts: the template and version, the configs, the
+    warehouse's tables and columns, the parameters. Raises (naming the input); writes nothing."""
+    from codegen.render import render_all
+    from pipelines.local import with_local_defaults
     from pipelines.registry import get_template
 
     template = get_template(name, version)
     configs = load_configs(paths)
     warehouse = warehouse.resolve()
+    out = out.resolve()
     check_warehouse(configs.dataset, warehouse)
-    generated = out.resolve() / "generated"
     files = render_all(configs.dataset, configs.features, configs.model, configs.training)
-    values = pipeline_values(configs, generated, warehouse, query=files["dataset_query.sql"])
+    values = pipeline_values(
+        configs, out / "generated", warehouse, query=files["dataset_query.sql"]
+    )
     values |= params
     unknown = sorted(set(params) - set(template.parameters.model_fields))
     if unknown:
         raise RunInputError(f"--param: {template.tag} has no parameter(s) {unknown}")
-    template.validate(with_local_defaults(template, values, out.resolve() / "run"))
-    write_rendered(files, generated)
-    report(f"rendered {', '.join(sorted(files))} into {generated}")
-    report(f"running {template.tag} under {out.resolve() / 'run'}")
-    log_path = out.resolve() / "run.log"
+    template.validate(with_local_defaults(template, values, out / "run"))
+    return PreparedRun(template, configs, warehouse, out, files, values)
+
+
+def execute(
+    prepared: PreparedRun,
+    *,
+    report=print,
+    verbose: bool = False,
+    on_stage=None,
+) -> dict:
+    """Render and run a prepared run locally; print the metrics table and artifact paths;
+    return the metrics file's dict. `on_stage(name, event, detail)` hears each component start,
+    complete or fail (`pipelines.local.run_local`).
+
+    Unless `verbose`, the run's library output goes to `<out>/run.log` (pipelines.console)."""
+    from codegen.render import write_rendered
+    from pipelines.console import quiet_output, tail
+    from pipelines.local import PipelineStepError, run_local
+
+    template, generated = prepared.template, prepared.generated
+    write_rendered(prepared.files, generated)
+    report(f"rendered {', '.join(sorted(prepared.files))} into {generated}")
+    report(f"running {template.tag} under {prepared.run_root}")
+    log_path = prepared.out / "run.log"
     with quiet_output(log_path, verbose=verbose) as log:
         if log is not None:
             report(f"TensorFlow's, Beam's and pip's output goes to {log} (-v prints it)")
         try:
-            run_ = run_local(template, values, root=out.resolve() / "run", report=report)
+            run_ = run_local(template, prepared.values, root=prepared.run_root, report=report,
+                             on_stage=on_stage)  # fmt: skip
         except PipelineStepError as error:
             if log is None:
                 traceback.print_exc()
@@ -226,11 +267,33 @@ def run(
     metrics_file = run_.output("RecsTrainer", "model_run") / "training_metrics.json"
     metrics = json.loads(metrics_file.read_text())
     report(metrics_table(metrics))
-    for label, path in (
-        ("generated code", generated),
-        ("pipeline root", run_.pipeline_root),
-        ("metrics", metrics_file),
-        ("serving model", run_.output("RecsTrainer", "model") / "Format-Serving"),
-    ):
+    for label, path in artifact_paths(run_, generated).items():
         report(f"{label}: {path}")
     return metrics
+
+
+def artifact_paths(run_, generated: Path) -> dict[str, Path]:
+    """Where a finished local run's outputs are."""
+    return {
+        "generated code": generated,
+        "pipeline root": run_.pipeline_root,
+        "metrics": run_.output("RecsTrainer", "model_run") / "training_metrics.json",
+        "serving model": run_.output("RecsTrainer", "model") / "Format-Serving",
+    }
+
+
+def run(
+    name: str,
+    *,
+    version: str | None,
+    paths: dict[str, Path | None],
+    warehouse: Path,
+    out: Path,
+    params: dict[str, Any],
+    report=print,
+    verbose: bool = False,
+) -> dict:
+    """Check everything, render, run the template locally; return the metrics file's dict."""
+    prepared = prepare(name, version=version, paths=paths, warehouse=warehouse, out=out,
+                       params=params)  # fmt: skip
+    return execute(prepared, report=report, verbose=verbose)

@@ -7,8 +7,8 @@ all read a `PipelineTemplate` and nothing else.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -31,6 +31,9 @@ class PipelineTemplate:
     build: Callable[..., Any]
     """`build(values, *, pipeline_name, pipeline_root, metadata_connection_config=None,
     beam_pipeline_args=())` → `tfx.dsl.Pipeline`; values are literals or RuntimeParameters."""
+    limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Per-run bounds a submitted run's resolved values must keep (`pipelines.runs`), narrower
+    than the parameters' own: they keep a template's runs what it is for (a cheap quick test)."""
 
     def __post_init__(self):
         if not _SEMVER.fullmatch(self.version):
@@ -53,11 +56,11 @@ class PipelineTemplate:
         from tfx.orchestration import data_types
 
         out = {}
-        for name, field in self.parameters.model_fields.items():
-            ptype = _ptype(field.annotation)
+        for name, info in self.parameters.model_fields.items():
+            ptype = _ptype(info.annotation)
             default = (defaults or {}).get(name)
-            if default is None and not field.is_required():
-                default = field.default
+            if default is None and not info.is_required():
+                default = info.default
             if default is not None:
                 default = ptype(default)
             out[name] = data_types.RuntimeParameter(name=name, ptype=ptype, default=default)

@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipelines.environment import run_environment
 from registry.base import RegistryError
 from serving.model_server import listening_url
 from serving.routing import HEALTH_ROUTE
@@ -70,9 +71,8 @@ class LocalServing:
         log_path = folder / LOG_FILE
         command = [sys.executable, "-m", "serving.model_server", "--model-dir", str(model_path),
                    "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-        env = dict(os.environ)
+        env = run_environment()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
-        env.setdefault("TF_USE_LEGACY_KERAS", "1")
         with open(log_path, "wb") as log:
             process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
                 command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -6,3 +6,7 @@ the re-order scorer), strategy (GPU/CPU selection), data (transformed TFRecords)
 baselines (the evaluation protocol), candidates (row selection), serving (SavedModel with original
 ids), run (`run_training`, the Trainer `run_fn` body). `transform_ops` holds the Transform building blocks.
 """
+
+from pipelines import environment as _environment
+
+_environment.apply()  # TF_USE_LEGACY_KERAS before TensorFlow is imported

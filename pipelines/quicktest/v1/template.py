@@ -102,4 +102,6 @@ TEMPLATE = PipelineTemplate(
     parameters=QuickTestParameters,
     components=COMPONENTS,
     build=create_pipeline,
+    # The seeds' quick test: 1-15 epochs, batch sizes 1024-8192.
+    limits={"epochs": (1, 15), "batch_size": (1024, 8192)},
 )

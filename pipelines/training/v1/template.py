@@ -164,4 +164,5 @@ TEMPLATE = PipelineTemplate(
     parameters=TrainingParameters,
     components=COMPONENTS,
     build=create_pipeline,
+    limits={"epochs": (1, 100), "batch_size": (256, 32768)},
 )
