@@ -18,7 +18,9 @@ from pipelines.runs.store import RunStore
 def main(argv: list[str] | None = None) -> int:
     from pipelines.local import PipelineStepError
     from pipelines.own_data import artifact_paths, config_paths, execute, prepare
+    from pipelines.runs.cost import estimate
     from pipelines.runs.service import CONFIGS_DIR, run_results
+    from pipelines.runs.status import stages
 
     (run_id,) = argv if argv is not None else sys.argv[1:]
     store = RunStore.open()
@@ -53,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     local = LocalRun(prepared.run_root, prepared.run_root / "artifacts",
                      prepared.run_root / "metadata.sqlite")  # fmt: skip
     paths = {label: str(path) for label, path in artifact_paths(local, prepared.generated).items()}
-    store.transition(run_id, "completed", results=run_results(run, metrics, paths))
+    results = run_results(run, metrics, paths)
+    # What these stage times would cost on the resources the parameters name (the cloud's).
+    stage_list = stages(run.data.get("components", []), store.get(run_id), store.events_of(run_id))
+    results["cost_estimate"] = estimate(stage_list, run.parameters)
+    store.transition(run_id, "completed", results=results)
     return 0
 
 

@@ -110,6 +110,28 @@ def test_served_model_answers_with_original_product_ids(quicktest_run):
     json.dumps(answer)  # the whole answer is JSON-serializable
 
 
+def test_the_readmes_serving_request_is_answered_by_the_demo_model(quicktest_run):
+    """The request the README shows, sent as it is written, to the model of the README's demo."""
+    import re
+    import urllib.request
+    from pathlib import Path
+
+    from serving.model_server import ServerThread
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (url_path, body), *_ = re.findall(
+        r"curl -s localhost:8501(/v1/models/recommender:predict) \\\n\s+-d '([^']+)'", readme
+    )
+    run, *_ = quicktest_run
+    with ServerThread(steps.serving_dir(run)) as server:
+        request = urllib.request.Request(server.url + url_path, data=body.encode(),
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            answer = json.loads(response.read())
+    assert len(answer["predictions"][0]["product_ids"]) > 0
+
+
 def test_the_tfdv_parser_reads_the_runs_statistics_and_schema_as_tfdv_does(quicktest_run):
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import schema_pb2

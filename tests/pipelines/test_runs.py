@@ -332,6 +332,9 @@ def test_submit_follow_cancel_and_rerun_quick_tests(runs_env, warehouse, capsys)
     results = service.results(first)
     assert results["metrics"]["final_metrics"]["recall_at_10"] > 0
     assert Path(results["artifacts"]["serving model"]).is_dir()
+    cost = results["cost_estimate"]
+    assert [item["stage"] for item in cost["items"]] == COMPONENTS
+    assert cost["total"] > cost["pipeline_run_fee"] and cost["currency"] == "USD"
     # The same key again: the same run, nothing new started.
     code, out, _ = cli(capsys, "submit", "quicktest", "--configs", str(EXAMPLE), "--warehouse",
                        str(warehouse), "--param", "epochs=1", "--key", "first")  # fmt: skip
