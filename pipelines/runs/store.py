@@ -290,11 +290,15 @@ class RunStore:
                 ))  # fmt: skip
         return bool(changed)
 
-    def stage_event(self, run_id: str, stage: str, event: str, detail: str | None = None) -> None:
-        """Record that `stage` started, completed, failed or was cancelled."""
+    def stage_event(
+        self, run_id: str, stage: str, event: str, detail: str | None = None, *,
+        at: str | None = None,
+    ) -> None:  # fmt: skip
+        """Record that `stage` started, completed, failed or was cancelled (now, or `at`: the
+        time a backend reports)."""
         with self.engine.begin() as con:
             con.execute(self.events.insert().values(
-                run_id=run_id, kind=f"stage_{event}", name=stage, detail=detail, at=now()
+                run_id=run_id, kind=f"stage_{event}", name=stage, detail=detail, at=at or now()
             ))  # fmt: skip
 
     def events_of(self, run_id: str) -> list[dict[str, Any]]:

@@ -6,13 +6,15 @@ from pipelines.runs.store import Run, RunStore, now
 
 
 def record(run_id: str, *, key: str | None = None, state: str = "pending", **extra) -> Run:
+    """A run record with plausible values; `extra` sets any other field."""
     at = now()
-    return Run(
-        id=run_id, tenant=extra.pop("tenant", "acme"), template="quicktest", version="1.5.0",
-        ir_sha256="0" * 64, parameters={"epochs": 1}, config_sha256={"dataset": "a" * 64},
+    fields = dict(
+        id=run_id, tenant="acme", template="quicktest", version="1.5.0", ir_sha256="0" * 64,
+        parameters={"epochs": 1}, config_sha256={"dataset": "a" * 64},
         data={"components": ["QueryExampleGen", "Transform"]}, backend="local", state=state,
-        created_at=at, updated_at=at, idempotency_key=key, **extra,
+        created_at=at, updated_at=at, idempotency_key=key,
     )  # fmt: skip
+    return Run(**(fields | extra))
 
 
 def create_with_key(store_url: str, key: str, i: int | str) -> str:

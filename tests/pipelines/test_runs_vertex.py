@@ -1,0 +1,229 @@
+"""The Vertex AI backend, offline: a fake session at the transport boundary answers as the
+PipelineJobs and Cloud Storage APIs would; requests are compared field by field."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+
+import pytest
+
+from pipelines.runs.status import status_document
+from pipelines.runs.store import RunStore
+from pipelines.runs.vertex import (
+    STATES,
+    TASK_STATES,
+    VertexBackend,
+    VertexError,
+    VertexTarget,
+    iso_time,
+    label,
+    pipeline_job_request,
+    stage_events,
+)
+from tests.pipelines.runs_helpers import record
+
+TARGET = VertexTarget(project="b2brecs-acme", region="europe-west4",
+                      run_bucket="b2brecs-acme-quick-test", staging_bucket="b2brecs-acme-staging",
+                      service_account="pipelines-runner@b2brecs-acme.iam.gserviceaccount.com")  # fmt: skip
+API = "https://europe-west4-aiplatform.googleapis.com/v1"
+JOB = "projects/b2brecs-acme/locations/europe-west4/pipelineJobs/quicktest-20261204-101500-abc123"
+COMPONENTS = ["QueryExampleGen", "StatisticsGen", "SchemaGen", "Transform", "RecsTrainer"]
+SPEC = {"pipelineInfo": {"name": "quicktest"}, "root": {"inputDefinitions": {"parameters": {
+    "query": {}, "epochs": {}, "transform_module": {}, "trainer_module": {}}}}}  # fmt: skip
+
+
+@dataclass
+class Response:
+    status_code: int
+    body: object
+
+    @property
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else json.dumps(self.body)
+
+    def json(self):
+        return self.body
+
+
+class FakeSession:
+    """Answers by (method, URL prefix); records every request."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.requests = []
+
+    def request(self, method, url, json=None, data=None, headers=None):
+        self.requests.append({"method": method, "url": url, "json": json, "data": data,
+                              "headers": headers})  # fmt: skip
+        for (m, prefix), answer in self.answers.items():
+            if m == method and url.startswith(prefix):
+                return answer() if callable(answer) else answer
+        return Response(404, {"error": {"message": f"no fake for {method} {url}"}})
+
+
+def task(name, state, start="2026-12-04T10:00:00.123456789Z", end=None, error=None, outputs=None):
+    out = {"taskName": name, "state": state, "startTime": start}
+    if end:
+        out["endTime"] = end
+    if error:
+        out["error"] = {"message": error}
+    if outputs:
+        out["outputs"] = outputs
+    return out
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return RunStore.open(tmp_path / "runs.db")
+
+
+def a_run(store, **extra):
+    run, _ = store.create(record(
+        "quicktest-20261204-101500-abc123", tenant="Acme Retail",
+        parameters={"query": "SELECT 1", "epochs": 3, "transform_module": "/local/t.py",
+                    "trainer_module": "/local/m.py"},
+        **extra,
+    ))  # fmt: skip
+    run.data = {"components": COMPONENTS}
+    store.update(run.id, data=run.data)
+    return store.get(run.id)
+
+
+def test_the_pipeline_job_request_field_by_field(store):
+    run = a_run(store)
+    url, body = pipeline_job_request(run, SPEC, {"query": "SELECT 1", "epochs": 3}, TARGET)
+    assert url == (f"{API}/projects/b2brecs-acme/locations/europe-west4/pipelineJobs"
+                   "?pipelineJobId=quicktest-20261204-101500-abc123")  # fmt: skip
+    assert body == {
+        "displayName": "quicktest-20261204-101500-abc123",
+        "pipelineSpec": SPEC,
+        "runtimeConfig": {
+            "gcsOutputDirectory": "gs://b2brecs-acme-staging/pipeline-root/"
+            "quicktest-20261204-101500-abc123",
+            "parameterValues": {"query": "SELECT 1", "epochs": 3},
+        },
+        "serviceAccount": "pipelines-runner@b2brecs-acme.iam.gserviceaccount.com",
+        "labels": {"tenant": "acme-retail", "template": "quicktest", "template-version": "1-5-0",
+                   "run-id": "quicktest-20261204-101500-abc123"},
+    }  # fmt: skip
+    with pytest.raises(VertexError, match=r"no parameter\(s\) \['nope'\]"):
+        pipeline_job_request(run, SPEC, {"nope": 1}, TARGET)
+
+
+def test_start_uploads_the_modules_then_creates_the_job_with_their_gcs_paths(store):
+    run = a_run(store)
+    session = FakeSession({
+        ("POST", "https://storage.googleapis.com/upload/"): Response(200, {}),
+        ("POST", f"{API}/projects/b2brecs-acme/locations/europe-west4/pipelineJobs"):
+            Response(200, {"name": JOB, "state": "PIPELINE_STATE_PENDING"}),
+    })  # fmt: skip
+    files = {"transform_module.py": "def preprocessing_fn(inputs): ...",
+             "trainer_module.py": "def run_fn(fn_args): ...", "dataset_query.sql": "SELECT 1"}  # fmt: skip
+    started = VertexBackend(store, TARGET, session).start(run, files, SPEC)
+    uploads = [r for r in session.requests if "upload" in r["url"]]
+    names = [urllib.parse.parse_qs(urllib.parse.urlsplit(r["url"]).query)["name"][0]
+             for r in uploads]  # fmt: skip
+    assert names == [f"runs/{run.id}/{n}" for n in sorted(files)]
+    assert all(r["url"].startswith("https://storage.googleapis.com/upload/storage/v1/b/"
+                                   "b2brecs-acme-quick-test/o?uploadType=media") for r in uploads)  # fmt: skip
+    assert uploads[2]["data"] == files["transform_module.py"].encode()
+    create = session.requests[-1]
+    values = create["json"]["runtimeConfig"]["parameterValues"]
+    assert (
+        values["transform_module"]
+        == f"gs://b2brecs-acme-quick-test/runs/{run.id}/transform_module.py"
+    )
+    assert (
+        values["trainer_module"] == f"gs://b2brecs-acme-quick-test/runs/{run.id}/trainer_module.py"
+    )
+    assert (started.job_name, started.state) == (JOB, "pending")
+
+
+@pytest.mark.parametrize("vertex_state", sorted(STATES))
+def test_every_pipeline_state_is_mapped(store, vertex_state):
+    run = a_run(store, state="submitting", job_name=JOB)
+    job = {"name": JOB, "state": vertex_state, "jobDetail": {"taskDetails": []}}
+    session = FakeSession({("GET", f"{API}/{JOB}"): Response(200, job)})
+    got = VertexBackend(store, TARGET, session).refresh(run)
+    assert got.state == STATES[vertex_state]
+    assert set(STATES.values()) <= {"pending", "running", "completed", "failed", "cancelled"}
+
+
+def test_task_details_become_stages_and_a_failed_task_the_failing_stage(store):
+    run = a_run(store, state="running", job_name=JOB)
+    job = {"name": JOB, "state": "PIPELINE_STATE_FAILED",
+           "error": {"message": "The DAG failed because some tasks failed."},
+           "jobDetail": {"taskDetails": [
+               task("quicktest", "FAILED"),  # the root DAG: not a stage
+               task("QueryExampleGen", "SUCCEEDED", end="2026-12-04T10:00:20Z"),
+               task("StatisticsGen", "SUCCEEDED", start="2026-12-04T10:00:20Z",
+                    end="2026-12-04T10:01:00Z"),
+               task("SchemaGen", "SUCCEEDED", start="2026-12-04T10:01:00Z",
+                    end="2026-12-04T10:01:05Z"),
+               task("Transform", "FAILED", start="2026-12-04T10:01:05Z",
+                    end="2026-12-04T10:03:05Z", error="ValueError: no rows"),
+               task("RecsTrainer", "NOT_TRIGGERED"),
+           ]}}  # fmt: skip
+    session = FakeSession({("GET", f"{API}/{JOB}"): Response(200, job)})
+    got = VertexBackend(store, TARGET, session).refresh(run)
+    doc = status_document(got, COMPONENTS, store.events_of(got.id))
+    assert doc["state"] == "failed" and doc["failing_stage"] == "Transform"
+    assert [s["state"] for s in doc["stages"]] == ["completed"] * 3 + ["failed", "pending"]
+    assert [s["duration_s"] for s in doc["stages"]][1:4] == [40.0, 5.0, 120.0]
+    transform = doc["stages"][3]
+    assert transform["error"] == "ValueError: no rows"
+    assert doc["error"] == "The DAG failed because some tasks failed."
+
+
+def test_a_completed_job_reads_its_metrics_from_the_trainers_artifact(store):
+    run = a_run(store, state="running", job_name=JOB)
+    model_run = "gs://b2brecs-acme-staging/pipeline-root/x/RecsTrainer_123/model_run"
+    job = {"name": JOB, "state": "PIPELINE_STATE_SUCCEEDED", "jobDetail": {"taskDetails": [
+        task("RecsTrainer", "SUCCEEDED", end="2026-12-04T10:05:00Z",
+             outputs={"model_run": {"artifacts": [{"uri": model_run}]}})]}}  # fmt: skip
+    metrics = {"final_metrics": {"recall_at_10": 0.3}, "mlflow": {"run_id": "abc"}}
+    object_url = ("https://storage.googleapis.com/storage/v1/b/b2brecs-acme-staging/o/"
+                  + urllib.parse.quote("pipeline-root/x/RecsTrainer_123/model_run/"
+                                       "training_metrics.json", safe=""))  # fmt: skip
+    session = FakeSession({("GET", f"{API}/{JOB}"): Response(200, job),
+                           ("GET", object_url + "?alt=media"): Response(200, json.dumps(metrics))})  # fmt: skip
+    got = VertexBackend(store, TARGET, session).refresh(run)
+    assert got.state == "completed"
+    assert got.results == {"metrics": metrics, "artifacts": {"RecsTrainer.model_run": model_run},
+                           "mlflow_run_id": "abc"}  # fmt: skip
+
+
+def test_cancel_calls_the_api_and_the_run_ends_when_vertex_says_so(store):
+    run = a_run(store, state="running", job_name=JOB)
+    states = iter(["PIPELINE_STATE_CANCELLING", "PIPELINE_STATE_CANCELLED"])
+    session = FakeSession({
+        ("POST", f"{API}/{JOB}:cancel"): Response(200, {}),
+        ("GET", f"{API}/{JOB}"): lambda: Response(200, {"name": JOB, "state": next(states)}),
+    })  # fmt: skip
+    backend = VertexBackend(store, TARGET, session)
+    assert backend.cancel(run).state == "running"  # cancelling
+    assert session.requests[0]["method"] == "POST" and session.requests[0]["url"].endswith(
+        ":cancel"
+    )
+    assert backend.refresh(store.get(run.id)).state == "cancelled"
+
+
+def test_an_api_error_is_named():
+    with pytest.raises(VertexError, match="HTTP 403"):
+        VertexBackend(None, TARGET, FakeSession({("GET", API): Response(403, "denied")}))._call(
+            "GET", f"{API}/{JOB}"
+        )
+
+
+def test_times_labels_and_every_task_state():
+    assert iso_time("2026-12-04T10:00:00.123456789Z") == "2026-12-04T10:00:00.123456+00:00"
+    assert iso_time("2026-12-04T10:00:00Z") == "2026-12-04T10:00:00.000000+00:00"
+    assert label("Acme Retail 1.5.0") == "acme-retail-1-5-0"
+    for state, event in TASK_STATES.items():
+        got = stage_events(
+            {"jobDetail": {"taskDetails": [task("Transform", state)]}}, ["Transform"]
+        )
+        assert [e[1] for e in got] == ([] if event is None else
+                                       ["started"] + ([event] if event != "started" else []))  # fmt: skip
