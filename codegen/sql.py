@@ -32,6 +32,7 @@ Definitions the pipeline relies on:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from sqlglot import exp
@@ -84,8 +85,23 @@ def _as_timestamp(name: str) -> exp.Expression:
     return exp.cast(_col(name), _type("TIMESTAMP"))
 
 
-def _base_select(config: DatasetConfig) -> exp.Select:
-    """The selected columns under their output names, from the primary table and its joins."""
+def _snapshot(table: exp.Expression, as_of: dt.datetime | None) -> exp.Expression:
+    """`table` read as it was at `as_of` (BigQuery time travel), or as it is."""
+    if as_of is None:
+        return table
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be a timezone-aware time (UTC)")
+    moment = as_of.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    table.set("version", exp.Version(
+        this="TIMESTAMP", kind="AS OF",
+        expression=exp.cast(exp.Literal.string(moment), _type("TIMESTAMP")),
+    ))  # fmt: skip
+    return table
+
+
+def _base_select(config: DatasetConfig, as_of: dt.datetime | None = None) -> exp.Select:
+    """The selected columns under their output names, from the primary table and its joins
+    (each as of `as_of` when given)."""
     columns = []
     for selected in config.columns:
         # A source name may be any text (`Sci-Fi`): it is an identifier node, quoted and
@@ -93,7 +109,10 @@ def _base_select(config: DatasetConfig) -> exp.Select:
         column = _col(selected.source_column, table=selected.source_table)
         columns.append(exp.alias_(column, selected.output_name))
     query = exp.select(*columns).from_(
-        exp.alias_(exp.table_(config.primary_table, db=config.dataset), config.primary_table)
+        _snapshot(
+            exp.alias_(exp.table_(config.primary_table, db=config.dataset), config.primary_table),
+            as_of,
+        )
     )
     for join in config.joins:
         condition = exp.and_(
@@ -106,7 +125,7 @@ def _base_select(config: DatasetConfig) -> exp.Select:
             )
         )
         query = query.join(
-            exp.alias_(exp.table_(join.table, db=config.dataset), join.table),
+            _snapshot(exp.alias_(exp.table_(join.table, db=config.dataset), join.table), as_of),
             on=condition,
             join_type=join.type.upper(),
         )
@@ -221,11 +240,13 @@ def _output_columns(config: DatasetConfig) -> list[exp.Expression]:
     return out
 
 
-def build_query(config: DatasetConfig) -> exp.Select:
-    """The dataset query as a sqlglot expression (BigQuery semantics)."""
+def build_query(config: DatasetConfig, *, as_of: dt.datetime | None = None) -> exp.Select:
+    """The dataset query as a sqlglot expression (BigQuery semantics); with `as_of`, every
+    table is read as it was then (`FOR SYSTEM_TIME AS OF`), so a re-run reads the same rows
+    while BigQuery keeps them (its time-travel window, 7 days by default)."""
     roles = config.roles
     query = exp.select(*_output_columns(config)).from_(_FILTERED)
-    query = query.with_(_BASE, as_=_base_select(config))
+    query = query.with_(_BASE, as_=_base_select(config, as_of))
     row_conditions = [
         _row_condition(config, f) for f in config.filters if isinstance(f, _ROW_FILTERS)
     ]
@@ -287,6 +308,6 @@ def describe_filters(config: DatasetConfig) -> list[str]:
     return lines
 
 
-def dataset_sql(config: DatasetConfig) -> str:
+def dataset_sql(config: DatasetConfig, *, as_of: dt.datetime | None = None) -> str:
     """The dataset query as pretty BigQuery SQL, every identifier in backquotes."""
-    return build_query(config).sql(dialect=DIALECT, identify=True, pretty=True)
+    return build_query(config, as_of=as_of).sql(dialect=DIALECT, identify=True, pretty=True)

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _add_run_inputs(parser: argparse.ArgumentParser) -> None:
+def _add_run_inputs(parser: argparse.ArgumentParser, *, warehouse_required: bool = True) -> None:
     """The inputs of a run: template version, configs, warehouse, parameters."""
     parser.add_argument("--version")
     parser.add_argument(
@@ -109,7 +109,7 @@ def _add_run_inputs(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             f"--{name}", type=Path, help=f"{name} config JSON (overrides --configs)"
         )
-    parser.add_argument("--warehouse", type=Path, required=True,
+    parser.add_argument("--warehouse", type=Path, required=warehouse_required,
                         help="<dataset>/<table>.parquet root")  # fmt: skip
     parser.add_argument("--param", action="append", default=[], help="template parameter k=v")
 

@@ -181,7 +181,7 @@ class PreparedRun:
 
     template: Any  # pipelines.template.PipelineTemplate
     configs: Configs
-    warehouse: Path
+    warehouse: Path | str
     out: Path
     files: dict[str, str]
     """The rendered files, by name; `execute` writes them into `<out>/generated/`."""
@@ -202,21 +202,25 @@ def prepare(
     *,
     version: str | None,
     paths: dict[str, Path | None],
-    warehouse: Path,
+    warehouse: Path | str,
     out: Path,
     params: dict[str, Any],
 ) -> PreparedRun:
     """Every check a run needs before it starts: the template and version, the configs, the
-    warehouse's tables and columns, the parameters. Raises (naming the input); writes nothing."""
+    warehouse's tables and columns, the parameters. Raises (naming the input); writes nothing.
+
+    A `bigquery://<project>` warehouse is the cloud's: its tables are checked by the caller
+    (`pipelines.runs.cloud.check_bigquery_tables`); anything else is a local warehouse folder."""
     from codegen.render import render_all
     from pipelines.local import with_local_defaults
     from pipelines.registry import get_template
 
     template = get_template(name, version)
     configs = load_configs(paths)
-    warehouse = warehouse.resolve()
     out = out.resolve()
-    check_warehouse(configs.dataset, warehouse)
+    if not str(warehouse).startswith("bigquery://"):
+        warehouse = Path(warehouse).resolve()
+        check_warehouse(configs.dataset, warehouse)
     files = render_all(configs.dataset, configs.features, configs.model, configs.training)
     values = pipeline_values(
         configs, out / "generated", warehouse, query=files["dataset_query.sql"]

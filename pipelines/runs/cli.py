@@ -1,7 +1,7 @@
 """The run verbs of `python -m pipelines`: submit, status, wait, cancel, results, logs, rerun, list.
 
     python -m pipelines submit quicktest[@1.5.0] --configs DIR --warehouse W [--param k=v ...]
-        [--tenant T] [--key IDEMPOTENCY_KEY] [--backend local]     -> {"run_id": ..., "state": ...}
+        [--tenant T] [--key IDEMPOTENCY_KEY] [--backend local|vertex]  -> {"run_id": ..., ...}
     python -m pipelines status RUN [--json]
     python -m pipelines wait RUN [--timeout S]
     python -m pipelines cancel RUN
@@ -28,10 +28,12 @@ def add_parsers(sub, add_run_inputs) -> None:
     """The run verbs' subparsers; `add_run_inputs(parser)` adds the flags of `pipelines run`."""
     submit = sub.add_parser("submit", help="check, record and start a run; returns at once")
     submit.add_argument("name", help="template, optionally with @version")
-    add_run_inputs(submit)
-    submit.add_argument("--tenant", default="local")
+    add_run_inputs(submit, warehouse_required=False)
+    submit.add_argument("--tenant", default="local",
+                        help="the run's tenant; with --backend vertex, a stack in infra/")  # fmt: skip
     submit.add_argument("--key", help="idempotency key: one run per key")
-    submit.add_argument("--backend", default="local", choices=("local",))
+    submit.add_argument("--backend", default="local", choices=("local", "vertex"),
+                        help="vertex: the tenant's BigQuery and Vertex AI Pipelines")  # fmt: skip
     for verb, text in (("status", "a run's state, stages and progress"),
                        ("wait", "follow a run until it ends"),
                        ("cancel", "stop a run; what it wrote stays"),
@@ -59,12 +61,15 @@ def main(args: argparse.Namespace) -> int:
     from pipelines.own_data import RunInputError, config_paths, parse_params
     from pipelines.runs.service import RunService, RunStateError, SubmitRequest
     from pipelines.runs.store import STATES, RunNotFound, RunStoreError
+    from pipelines.runs.vertex import VertexError
     from specs import SpecError
 
     try:
         service = RunService()
         if args.command == "submit":
             name, _, version = args.name.partition("@")
+            if args.backend == "local" and args.warehouse is None:
+                raise RunInputError("--warehouse: required with --backend local")
             paths = config_paths(args.configs, dataset=args.dataset, features=args.features,
                                  model=args.model, training=args.training)  # fmt: skip
             run, created = service.submit(SubmitRequest(
@@ -91,6 +96,12 @@ def main(args: argparse.Namespace) -> int:
             results = service.results(args.run_id)
             print(json.dumps(results, indent=2) if args.json else _results_text(results))
         elif args.command == "logs":
+            run = service.store.get(args.run_id)
+            if run.backend == "vertex":  # the steps log to Cloud Logging, not to this machine
+                target = run.data["target"]
+                print(f"https://console.cloud.google.com/vertex-ai/locations/{target['region']}"
+                      f"/pipelines/runs/{run.id}?project={target['project']}")  # fmt: skip
+                return 0
             path = service.log_path(args.run_id)
             lines = path.read_text(errors="replace").splitlines() if path.exists() else []
             print("\n".join(lines[-args.tail :] if args.tail else lines))
@@ -114,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
     except (RunInputError, RunNotFound, RunStateError, KeyError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
-    except (RunStoreError, TimeoutError) as exc:
+    except (RunStoreError, TimeoutError, VertexError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -99,43 +99,93 @@ class SubmitRequest:
     key: str | None = None
     backend: str = "local"
     rerun_of: str | None = None
+    snapshot_time: str | None = None
+    """Vertex AI: read BigQuery as of this time (ISO 8601, UTC); None: the submit time."""
+
+
+BACKENDS = ("local", "vertex")
 
 
 class RunService:
-    def __init__(self, store: RunStore | None = None):
+    def __init__(self, store: RunStore | None = None, *, vertex_session=None):
         self.store = store or RunStore.open()
-        self.backends = {"local": LocalBackend(self.store)}
+        self.local = LocalBackend(self.store)
+        self._vertex_session = vertex_session
+        """An authorized session for Google's APIs (made on first use; tests pass a fake)."""
+
+    def vertex_session(self):
+        if self._vertex_session is None:
+            from registry.rest import default_session
+
+            self._vertex_session = default_session()
+        return self._vertex_session
+
+    def backend(self, run: Run):
+        """The backend of a recorded run."""
+        if run.backend == "vertex":
+            from pipelines.runs.vertex import VertexBackend, VertexTarget
+
+            return VertexBackend(self.store, VertexTarget(**run.data["target"]),
+                                 self.vertex_session())  # fmt: skip
+        return self.local
 
     # -- submit -------------------------------------------------------------------------------
 
     def submit(self, request: SubmitRequest) -> tuple[Run, bool]:
         """Check, record and start a run; (the run, whether this call created it)."""
-        if request.backend not in self.backends:
-            raise RunInputError(
-                f"--backend: {request.backend!r} is not available here; backends: "
-                f"{sorted(self.backends)}"
-            )
+        if request.backend not in BACKENDS:
+            raise RunInputError(f"--backend: {request.backend!r} is not one of {list(BACKENDS)}")
         if request.key is not None:
             existing = self.store.find_by_key(request.key)
             if existing is not None:
                 return existing, False
         run_id = new_run_id(request.template)
         run_dir = runs_dir() / run_id
+        cloud = request.backend == "vertex"
+        if cloud:
+            from pipelines.runs.cloud import check_bigquery_tables, tenant_target, tfx_image
+
+            target = tenant_target(request.tenant, request.template)
+            warehouse: Path | str = f"bigquery://{target.project}"
+        else:
+            warehouse = request.warehouse
         prepared = prepare(request.template, version=request.version, paths=request.paths,
-                           warehouse=request.warehouse, out=run_dir, params=request.params)  # fmt: skip
+                           warehouse=warehouse, out=run_dir, params=request.params)  # fmt: skip
         template = prepared.template
         check_limits(template, prepared.values)
+        data: dict[str, Any] = {"warehouse": str(prepared.warehouse), "params": request.params,
+                                "components": list(template.components)}  # fmt: skip
+        values, files = dict(prepared.values), dict(prepared.files)
+        if cloud:
+            import dataclasses
+            import datetime as dt
+
+            from codegen.sql import dataset_sql
+
+            data["tables"] = check_bigquery_tables(
+                prepared.configs.dataset, target.project, self.vertex_session()
+            )
+            data["snapshot_time"] = request.snapshot_time or now()
+            data["target"] = dataclasses.asdict(target)
+            # Every table as of the submit time: a re-run reads the same rows.
+            query = dataset_sql(prepared.configs.dataset,
+                                as_of=dt.datetime.fromisoformat(data["snapshot_time"]))  # fmt: skip
+            values["query"] = files["dataset_query.sql"] = query
+            image = tfx_image(request.tenant)
+        else:
+            data["tables"] = data_fingerprint(prepared.configs.dataset, prepared.warehouse)
         config_sha = {name: sha256_file(path) for name, path in request.paths.items() if path}
+        spec = None
+        if cloud:
+            from pipelines import vertex
+
+            spec = vertex.compile_template(template, image=image)
+            digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+        else:
+            digest = ir_sha256(template)
         record = Run(
             id=run_id, tenant=request.tenant, template=template.name, version=template.version,
-            ir_sha256=ir_sha256(template), parameters=_json_safe(prepared.values),
-            config_sha256=config_sha,
-            data={
-                "warehouse": str(prepared.warehouse),
-                "tables": data_fingerprint(prepared.configs.dataset, prepared.warehouse),
-                "params": request.params,
-                "components": list(template.components),
-            },
+            ir_sha256=digest, parameters=_json_safe(values), config_sha256=config_sha, data=data,
             backend=request.backend, state="pending", created_at=now(), updated_at=now(),
             idempotency_key=request.key, run_dir=str(run_dir), rerun_of=request.rerun_of,
         )  # fmt: skip
@@ -148,7 +198,10 @@ class RunService:
                 if path is not None:
                     shutil.copyfile(path, run_dir / CONFIGS_DIR / f"{name}.json")
             self.store.transition(run.id, "submitting")
-            self.backends[run.backend].start(self.store.get(run.id))
+            if cloud:
+                self.backend(run).start(self.store.get(run.id), files, spec)
+            else:
+                self.local.start(self.store.get(run.id))
         except Exception as exc:
             self.store.transition(run.id, "failed", error=f"could not start: {exc}")
             raise
@@ -163,19 +216,21 @@ class RunService:
         configs_dir = Path(past.run_dir) / CONFIGS_DIR
         paths = config_paths(configs_dir)
         warehouse = Path(past.data["warehouse"])
-        configs = load_configs(paths)
-        check_warehouse(configs.dataset, warehouse)
-        now_tables = data_fingerprint(configs.dataset, warehouse)
-        for table, before in past.data["tables"].items():
-            if now_tables.get(table, {}).get("sha256") != before["sha256"]:
-                raise RunInputError(
-                    f"table {table} ({before['path']}) changed since run {run_id}: a re-run "
-                    "would read other rows"
-                )
+        if past.backend == "local":
+            configs = load_configs(paths)
+            check_warehouse(configs.dataset, warehouse)
+            now_tables = data_fingerprint(configs.dataset, warehouse)
+            for table, before in past.data["tables"].items():
+                if now_tables.get(table, {}).get("sha256") != before["sha256"]:
+                    raise RunInputError(
+                        f"table {table} ({before['path']}) changed since run {run_id}: a re-run "
+                        "would read other rows"
+                    )
+        # On Vertex AI the re-run reads BigQuery as of the first run's snapshot time.
         return self.submit(SubmitRequest(
             template=past.template, version=past.version, paths=paths, warehouse=warehouse,
             params=past.data["params"], tenant=past.tenant, key=key, backend=past.backend,
-            rerun_of=past.id,
+            rerun_of=past.id, snapshot_time=past.data.get("snapshot_time"),
         ))  # fmt: skip
 
     # -- follow -------------------------------------------------------------------------------
@@ -183,7 +238,7 @@ class RunService:
     def get(self, run_id: str) -> Run:
         """The run, its state brought up to date by its backend (a crashed run is failed)."""
         run = self.store.get(run_id)
-        return self.backends[run.backend].refresh(run)
+        return self.backend(run).refresh(run)
 
     def status(self, run_id: str) -> dict:
         run = self.get(run_id)
@@ -216,7 +271,7 @@ class RunService:
         run = self.get(run_id)
         if run.terminal:
             raise RunStateError(f"run {run_id} is {run.state}: there is nothing to cancel")
-        return self.backends[run.backend].cancel(run)
+        return self.backend(run).cancel(run)
 
     def results(self, run_id: str) -> dict:
         run = self.get(run_id)
@@ -231,8 +286,7 @@ class RunService:
         return Path(self.store.get(run_id).run_dir) / LOG_FILE
 
     def list(self, *, tenant: str | None = None, state: str | None = None) -> list[Run]:
-        return [self.backends[r.backend].refresh(r) for r in self.store.list(tenant=tenant,
-                                                                               state=state)]  # fmt: skip
+        return [self.backend(r).refresh(r) for r in self.store.list(tenant=tenant, state=state)]
 
 
 def run_results(run: Run, metrics: dict, paths: dict[str, str]) -> dict:

@@ -406,3 +406,19 @@ def test_a_source_name_needs_its_table_and_an_identifier_alias(column, message):
         load_spec(DatasetConfig, data, name="dataset.json")
     assert message in str(error.value)
     assert "dataset.json: columns" in str(error.value)
+
+
+def test_a_snapshot_query_reads_every_table_as_of_one_moment():
+    moment = dt.datetime(2026, 12, 4, 10, 15, 30, 123456, tzinfo=dt.timezone.utc)
+    sql = dataset_sql(_config(), as_of=moment)
+    (tree,) = sqlglot.parse(sql, read="bigquery")
+    tables = list(tree.find_all(exp.Table))
+    versioned = [t for t in tables if t.args.get("version")]
+    assert {t.name for t in versioned} == {"transactions", "customers", "products"}
+    for table in versioned:
+        version = table.args["version"]
+        assert version.args["kind"] == "AS OF"
+        assert version.expression.this.this == "2026-12-04 10:15:30.123456+00"
+    assert "FOR SYSTEM_TIME AS OF" not in dataset_sql(_config())
+    with pytest.raises(ValueError, match="timezone-aware"):
+        dataset_sql(_config(), as_of=dt.datetime(2026, 12, 4))

@@ -227,3 +227,106 @@ def test_times_labels_and_every_task_state():
         )
         assert [e[1] for e in got] == ([] if event is None else
                                        ["started"] + ([event] if event != "started" else []))  # fmt: skip
+
+
+# -- a submit to Vertex AI through the run service, the tenant `small` of infra/ ---------------
+
+SMALL = "b2brecs-small-shop"
+BQ = f"https://bigquery.googleapis.com/bigquery/v2/projects/{SMALL}/datasets/raw_data/tables"
+DEMO_TABLES = {
+    "transactions": ["customer_id", "product_id", "timestamp", "quantity", "revenue"],
+    "customers": ["customer_id", "segment", "city", "revenue_tier"],
+    "products": ["product_id", "category", "brand", "unit_price"],
+}
+
+
+def bigquery_and_vertex(missing: str | None = None) -> FakeSession:
+    answers = {}
+    for table, columns in DEMO_TABLES.items():
+        answers[("GET", f"{BQ}/{table}")] = (
+            Response(404, {"error": {"message": "Not found"}}) if table == missing else
+            Response(200, {"schema": {"fields": [{"name": c} for c in columns]},
+                           "lastModifiedTime": "1764842400000", "numRows": "1000"})
+        )  # fmt: skip
+    answers[("POST", "https://storage.googleapis.com/upload/")] = Response(200, {})
+    job = {"name": "projects/x/locations/europe-west4/pipelineJobs/j",
+           "state": "PIPELINE_STATE_PENDING"}  # fmt: skip
+    answers[("POST", "https://europe-west4-aiplatform.googleapis.com/v1/")] = Response(200, job)
+    answers[("GET", "https://europe-west4-aiplatform.googleapis.com/v1/")] = Response(200, job)
+    return FakeSession(answers)
+
+
+@pytest.fixture()
+def runs_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("B2B_RUNS_DB", str(tmp_path / "runs.db"))
+    monkeypatch.setenv("B2B_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path
+
+
+def test_a_vertex_submit_checks_bigquery_reads_a_snapshot_and_creates_the_job(runs_env):
+    from demo import steps
+    from pipelines.own_data import config_paths
+    from pipelines.runs.service import RunService, SubmitRequest
+
+    session = bigquery_and_vertex()
+    service = RunService(vertex_session=session)
+    request = SubmitRequest(template="quicktest", version=None,
+                            paths=config_paths(steps.EXAMPLES / "demo_b2b"), warehouse=None,
+                            params={"epochs": 2}, tenant="small", backend="vertex", key="k")  # fmt: skip
+    run, created = service.submit(request)
+    assert created and run.state == "pending" and run.backend == "vertex"
+    (create,) = [r["json"] for r in session.requests if "pipelineJobs?pipelineJobId=" in r["url"]]
+    assert create["serviceAccount"] == f"pipelines-runner@{SMALL}.iam.gserviceaccount.com"
+    assert create["labels"] == {"tenant": "small", "template": "quicktest",
+                                "template-version": "1-5-0", "run-id": run.id}  # fmt: skip
+    assert create["runtimeConfig"]["gcsOutputDirectory"] == (
+        f"gs://{SMALL}-pipeline-staging/pipeline-root/{run.id}"
+    )
+    values = create["runtimeConfig"]["parameterValues"]
+    assert values["warehouse_uri"] == f"bigquery://{SMALL}" and values["epochs"] == 2
+    assert values["transform_module"] == (
+        f"gs://{SMALL}-quicktest-artifacts/runs/{run.id}/transform_module.py"
+    )
+    assert values["query"].count("FOR SYSTEM_TIME AS OF") == 3  # every table, one moment
+    image = create["pipelineSpec"]["deploymentSpec"]["executors"]
+    assert all(e["container"]["image"].endswith("/shared-images/tfx-trainer:0.1.0")
+               for e in image.values() if "container" in e)  # fmt: skip
+    assert run.data["tables"]["raw_data.products"]["table"] == f"{SMALL}.raw_data.products"
+    assert run.ir_sha256 and run.data["snapshot_time"]
+    # A re-run reads BigQuery as of the same moment: the same query.
+    again, _ = service.rerun(run.id)
+    (first_query, second_query) = [
+        r["json"]["runtimeConfig"]["parameterValues"]["query"]
+        for r in session.requests if "pipelineJobs?pipelineJobId=" in r["url"]
+    ]  # fmt: skip
+    assert again.data["snapshot_time"] == run.data["snapshot_time"]
+    assert second_query == first_query
+
+
+def test_a_table_missing_from_bigquery_is_named_and_nothing_recorded(runs_env, capsys,
+                                                                     monkeypatch):  # fmt: skip
+    from demo import steps
+    from pipelines.__main__ import main
+    from pipelines.runs import service as service_module
+
+    session = bigquery_and_vertex(missing="customers")
+    real = service_module.RunService
+    # The CLI's service, with the fake session at the transport boundary.
+    monkeypatch.setattr(service_module, "RunService", lambda: real(vertex_session=session))
+    code = main(["submit", "quicktest", "--configs", str(steps.EXAMPLES / "demo_b2b"),
+                 "--tenant", "small", "--backend", "vertex"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and f"table raw_data.customers is not in BigQuery project {SMALL}" in err
+    assert RunStore.open(runs_env / "runs.db").list() == []
+    assert not [r for r in session.requests if r["method"] == "POST"]  # nothing uploaded
+
+
+def test_a_vertex_submit_needs_a_tenant_stack(runs_env, capsys):
+    from demo import steps
+    from pipelines.__main__ import main
+
+    code = main(["submit", "quicktest", "--configs", str(steps.EXAMPLES / "demo_b2b"),
+                 "--tenant", "nobody", "--backend", "vertex"])  # fmt: skip
+    assert code == 2 and "--tenant: unknown stack 'nobody'" in capsys.readouterr().err
+    code = main(["submit", "quicktest", "--configs", str(steps.EXAMPLES / "demo_b2b")])
+    assert code == 2 and "--warehouse: required with --backend local" in capsys.readouterr().err
