@@ -369,3 +369,22 @@ def test_submit_follow_cancel_and_rerun_quick_tests(runs_env, warehouse, capsys)
     assert service.results(third)["metrics"]["final_metrics"] == results["metrics"]["final_metrics"]
     code, out, _ = cli(capsys, "list", "--json")
     assert [r["state"] for r in json.loads(out)] == ["completed", "cancelled", "completed"]
+
+
+def test_twenty_threads_submitting_one_key_start_one_run(runs_env, warehouse):
+    """Through the whole submit (checks, hashes, record, start): one run is started, and every
+    caller gets it."""
+    from pipelines.own_data import config_paths
+    from pipelines.runs.local import group_gone
+    from pipelines.runs.service import RunService, SubmitRequest
+
+    service = RunService()
+    request = SubmitRequest(template="quicktest", version=None, paths=config_paths(EXAMPLE),
+                            warehouse=warehouse, params={"epochs": 1}, key="nightly@03:00")  # fmt: skip
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: service.submit(request), range(20)))
+    assert len({run.id for run, _ in answers}) == 1
+    assert sum(created for _, created in answers) == 1
+    (run,) = service.store.list()
+    service.cancel(run.id)  # the one started run: not needed beyond this point
+    assert group_gone(run.pid) and service.get(run.id).state == "cancelled"
