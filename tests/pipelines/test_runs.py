@@ -371,20 +371,23 @@ def test_submit_follow_cancel_and_rerun_quick_tests(runs_env, warehouse, capsys)
     assert [r["state"] for r in json.loads(out)] == ["completed", "cancelled", "completed"]
 
 
-def test_twenty_threads_submitting_one_key_start_one_run(runs_env, warehouse):
+def test_twenty_threads_submitting_one_key_start_one_run(store_url, runs_env, warehouse,
+                                                          monkeypatch):  # fmt: skip
     """Through the whole submit (checks, hashes, record, start): one run is started, and every
-    caller gets it."""
+    caller gets it; on SQLite and on PostgreSQL."""
     from pipelines.own_data import config_paths
     from pipelines.runs.local import group_gone
     from pipelines.runs.service import RunService, SubmitRequest
 
+    monkeypatch.setenv("B2B_RUNS_DB", store_url)
     service = RunService()
+    key = f"small/nightly@2026-12-04T03:00:00Z-{secrets.token_hex(3)}"
     request = SubmitRequest(template="quicktest", version=None, paths=config_paths(EXAMPLE),
-                            warehouse=warehouse, params={"epochs": 1}, key="nightly@03:00")  # fmt: skip
+                            warehouse=warehouse, params={"epochs": 1}, key=key)  # fmt: skip
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda _: service.submit(request), range(20)))
     assert len({run.id for run, _ in answers}) == 1
     assert sum(created for _, created in answers) == 1
-    (run,) = service.store.list()
+    (run,) = [r for r in service.store.list() if r.idempotency_key == key]
     service.cancel(run.id)  # the one started run: not needed beyond this point
     assert group_gone(run.pid) and service.get(run.id).state == "cancelled"
