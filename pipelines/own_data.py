@@ -62,6 +62,17 @@ def load_configs(paths: dict[str, Path | None]) -> Configs:
     return Configs(*load(paths["dataset"], paths["features"], paths["model"], paths["training"]))
 
 
+def columns_read(dataset: DatasetConfig) -> dict[str, set[str]]:
+    """Every table the dataset config reads, with the source columns it selects or joins on."""
+    used: dict[str, set[str]] = {table: set() for table in dataset.tables}
+    for selected in dataset.columns:
+        used[selected.source_table].add(selected.source_column)
+    for ref in (ref for join in dataset.joins for pair in join.on for ref in pair):
+        table, column = ref.split(".", 1)
+        used[table].add(column)
+    return used
+
+
 def check_warehouse(dataset: DatasetConfig, warehouse: Path) -> None:
     """Every table the dataset config reads is in the local warehouse, with every column it
     uses (selected or joined on); raises RunInputError naming the table or column."""
@@ -72,13 +83,7 @@ def check_warehouse(dataset: DatasetConfig, warehouse: Path) -> None:
     if not warehouse.is_dir():
         raise RunInputError(f"--warehouse: {warehouse} is not a folder")
     local = LocalWarehouse(warehouse)
-    used: dict[str, set[str]] = {table: set() for table in dataset.tables}
-    for selected in dataset.columns:
-        used[selected.source_table].add(selected.source_column)
-    for ref in (ref for join in dataset.joins for pair in join.on for ref in pair):
-        table, column = ref.split(".", 1)
-        used[table].add(column)
-    for table, columns in used.items():
+    for table, columns in columns_read(dataset).items():
         path = local.table_path(dataset.dataset, table)
         if not path.is_file():
             raise RunInputError(

@@ -31,8 +31,24 @@ from serving.routing import (
 )
 
 
+class Located:
+    """A target in a project and region: the Vertex AI API root and location name there."""
+
+    project: str
+    region: str
+
+    @property
+    def api(self) -> str:
+        """The regional root of the Vertex AI REST API (v1)."""
+        return f"https://{self.region}-aiplatform.googleapis.com/v1"
+
+    @property
+    def location(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}"
+
+
 @dataclass(frozen=True)
-class VertexTarget:
+class VertexTarget(Located):
     """Where models are registered, and where the serving images come from."""
 
     project: str
@@ -46,14 +62,6 @@ class VertexTarget:
     def __post_init__(self) -> None:
         if self.image_tag == "latest":
             raise ValueError("image_tag: pin the serving image to a release, not 'latest'")
-
-    @property
-    def api(self) -> str:
-        return f"https://{self.region}-aiplatform.googleapis.com/v1"
-
-    @property
-    def location(self) -> str:
-        return f"projects/{self.project}/locations/{self.region}"
 
     def model(self, model_name: str) -> str:
         return f"{self.location}/models/{model_name}"

@@ -66,7 +66,7 @@ def evaluate_baselines(
 
 @dataclass
 class ExportedEvaluation:
-    """What `evaluate_exported_in_full` learns from querying the exported model."""
+    """What `evaluate_exported` learns from querying the exported model."""
 
     metrics: dict[str, float]
     per_customer: dict[str, np.ndarray] = field(default_factory=dict)
@@ -87,29 +87,10 @@ def evaluate_exported(
     product_vocabulary: Sequence[bytes],
     split: EvalSplit,
     ks: Sequence[int],
-) -> dict[str, float]:
-    """Recall@K and NDCG@10 of the SavedModel at `export_dir` on `split` (keys as
-    `trainer.metrics`); {} when the split has no test customer."""
-    return evaluate_exported_in_full(
-        export_dir, raw_eval_files, raw_query_spec, customer_column=customer_column,
-        customer_vocabulary=customer_vocabulary, product_vocabulary=product_vocabulary,
-        split=split, ks=ks,
-    ).metrics  # fmt: skip
-
-
-def evaluate_exported_in_full(
-    export_dir: str,
-    raw_eval_files: Sequence[str] | str,
-    raw_query_spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature],
-    *,
-    customer_column: str,
-    customer_vocabulary: Sequence[bytes],
-    product_vocabulary: Sequence[bytes],
-    split: EvalSplit,
-    ks: Sequence[int],
 ) -> ExportedEvaluation:
-    """`evaluate_exported`, with the per-customer values, the ranked lists and the eval
-    split's customer ids behind the means."""
+    """Recall@K and NDCG@10 of the SavedModel at `export_dir` on `split` (`.metrics`, keys as
+    `trainer.metrics`; {} when the split has no test customer), with the per-customer values,
+    the ranked lists and the eval split's customer ids behind them."""
     raw = canonical_order(read_columns(raw_eval_files, raw_query_spec))
     first_row: dict[bytes, int] = {}
     for row, value in enumerate(raw[customer_column].tolist()):
@@ -144,24 +125,20 @@ def evaluate_against_baselines(
     raw_eval_files: Sequence[str] | str,
     raw_query_spec: Mapping[str, tf.io.FixedLenFeature | tf.io.VarLenFeature],
     *,
-    customer_column: str,
-    customer_vocabulary: Sequence[bytes],
-    product_vocabulary: Sequence[bytes],
     split: EvalSplit,
     ks: Sequence[int] = KS,
     baseline_names: Sequence[str] | None = None,
+    **query,
 ) -> dict:
-    """The exported model and every baseline on `split`, with what the means leave out
+    """The exported model (`evaluate_exported`; `query` holds its customer column and
+    vocabularies) and every baseline on `split`, with what the means leave out
     (`trainer.honesty`): `metrics`, `baselines`, `intervals` (`{"model" | baseline: {metric:
     [low, high]}}`), `coverage` (who was evaluated and dropped) and `popularity_overlap` (of the
     model's lists in mode "all"; None without test customers)."""
     from trainer.honesty import bootstrap_intervals, coverage, popularity_overlap
 
-    exported = evaluate_exported_in_full(
-        export_dir, raw_eval_files, raw_query_spec, customer_column=customer_column,
-        customer_vocabulary=customer_vocabulary, product_vocabulary=product_vocabulary,
-        split=split, ks=ks,
-    )  # fmt: skip
+    exported = evaluate_exported(export_dir, raw_eval_files, raw_query_spec, split=split, ks=ks,
+                                 **query)  # fmt: skip
     per_customer: dict[str, dict[str, np.ndarray]] = {}
     baseline_metrics = evaluate_baselines(split, baseline_names, ks, per_customer=per_customer)
     per_customer = {"model": exported.per_customer, **per_customer}
@@ -170,6 +147,6 @@ def evaluate_against_baselines(
         "metrics": exported.metrics,
         "baselines": baseline_metrics,
         "intervals": {name: bootstrap_intervals(values) for name, values in per_customer.items()},
-        "coverage": coverage(exported.eval_customers, customer_vocabulary, split),
+        "coverage": coverage(exported.eval_customers, query["customer_vocabulary"], split),
         "popularity_overlap": popularity_overlap(ranked, split) if ranked else None,
     }

@@ -154,7 +154,7 @@ class Executor(base_executor.BaseExecutor):
         }
         try:
             inputs = _serving_inputs(version.artifact_uri, raw_spec)
-            metrics = evaluate_exported(version.artifact_uri, raw_eval, inputs, **query)
+            metrics = evaluate_exported(version.artifact_uri, raw_eval, inputs, **query).metrics
         except Exception as exc:  # noqa: BLE001 (any failure: the champion is not comparable)
             about["comparable"] = False
             about["error"] = f"{type(exc).__name__}: {exc}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from pipelines.own_data import RunInputError
+from pipelines.own_data import RunInputError, columns_read
 from pipelines.runs.vertex import VertexError, VertexTarget
 
 BIGQUERY_TABLE = "https://bigquery.googleapis.com/bigquery/v2/projects/{project}/datasets/{dataset}/tables/{table}"
@@ -57,14 +57,8 @@ def tfx_image(tenant: str) -> str:
 def check_bigquery_tables(dataset, project: str, session) -> dict[str, Any]:
     """`{"<dataset>.<table>": {"table", "last_modified", "rows"}}` of every table the dataset
     config reads; RunInputError naming a table or columns that are missing."""
-    used: dict[str, set[str]] = {table: set() for table in dataset.tables}
-    for selected in dataset.columns:
-        used[selected.source_table].add(selected.source_column)
-    for ref in (ref for join in dataset.joins for pair in join.on for ref in pair):
-        table, column = ref.split(".", 1)
-        used[table].add(column)
     out = {}
-    for table, columns in used.items():
+    for table, columns in columns_read(dataset).items():
         url = BIGQUERY_TABLE.format(
             project=project, dataset=dataset.dataset, table=urllib.parse.quote(table, safe="")
         )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.runs.store import Run, RunStore
+from registry.vertex import Located
 
 STATES = {
     "PIPELINE_STATE_UNSPECIFIED": "pending",
@@ -59,7 +60,7 @@ class VertexError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class VertexTarget:
+class VertexTarget(Located):
     """Where a tenant's runs go."""
 
     project: str
@@ -70,14 +71,6 @@ class VertexTarget:
     """Where each run's pipeline root is (`pipeline-root/<run id>`)."""
     service_account: str
     """The tenant's `pipelines-runner` account: the identity every step runs as."""
-
-    @property
-    def api(self) -> str:
-        return f"https://{self.region}-aiplatform.googleapis.com/v1"
-
-    @property
-    def location(self) -> str:
-        return f"projects/{self.project}/locations/{self.region}"
 
 
 def label(value: str) -> str:
