@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from codegen.render import render_all, stale_files, write_rendered
+from codegen.sql import check_query_size
 from specs import (
     PRESETS,
     DatasetConfig,
@@ -107,6 +108,8 @@ def load_configs(
         training_spec = attempt(lambda: load_spec(TrainingParams, training))
     else:
         training_spec = TrainingParams()
+    if dataset_spec is not None:
+        attempt(lambda: check_query_size(dataset_spec, source=str(dataset)))
     if dataset_spec is not None and features_spec is not None:
         attempt(lambda: check_compatible(dataset_spec, features_spec, source=str(features)))
     if features_spec is not None and model_spec is not None:

@@ -311,3 +311,25 @@ def describe_filters(config: DatasetConfig) -> list[str]:
 def dataset_sql(config: DatasetConfig, *, as_of: dt.datetime | None = None) -> str:
     """The dataset query as pretty BigQuery SQL, every identifier in backquotes."""
     return build_query(config, as_of=as_of).sql(dialect=DIALECT, identify=True, pretty=True)
+
+
+MAX_QUERY_BYTES = 1024 * 1024
+"""BigQuery refuses a query whose text is over 1 MB (its limit on unresolved query length)."""
+
+
+def check_query_size(config: DatasetConfig, *, source: str = "dataset") -> str:
+    """The dataset query, or SpecError when its text is over BigQuery's limit (a category
+    filter with hundreds of thousands of values): the field named is the largest filter."""
+    from specs import SpecError
+
+    sql = dataset_sql(config)
+    size = len(sql.encode("utf-8"))
+    if size <= MAX_QUERY_BYTES:
+        return sql
+    lists = [(len(f.include or f.exclude), i) for i, f in enumerate(config.filters)
+             if isinstance(f, CategoryFilter)]  # fmt: skip
+    field = f"filters[{max(lists)[1]}]" if lists else "filters"
+    held = f" (it holds {max(lists)[0]} values)" if lists else ""
+    raise SpecError(source, [(field, f"the dataset query is {size} bytes; BigQuery accepts at "
+                                     f"most {MAX_QUERY_BYTES}{held}: filter by a column of "
+                                     "the data, or join a table of the values")])  # fmt: skip

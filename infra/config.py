@@ -10,7 +10,9 @@ errors name the offending field (``tenant.gpu.count``, ``tenant.schedules[1].cro
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 import zoneinfo
 from collections.abc import Mapping
@@ -76,7 +78,24 @@ GPU_QUOTA_IDS: dict[str, str] = {
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$", min_length=2, max_length=20)
 ]
-ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+
+_RELEASE_TAG = re.compile(
+    r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]{1,60})?"
+    r"|sha256:[0-9a-f]{64}"
+)
+
+
+def _image_tag(value: str) -> str:
+    # A moving tag (`latest`, `LATEST`, `stable`, `main`) makes a deployment irreproducible.
+    if not _RELEASE_TAG.fullmatch(value):
+        raise ValueError(
+            f"pin a release: a semantic version such as 1.4.0, or a digest sha256:<64 hex>, "
+            f"not {value!r}"
+        )
+    return value
+
+
+ImageTag = Annotated[str, AfterValidator(_image_tag)]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/\S*)?$")]
 
 
@@ -110,7 +129,9 @@ class ConfigError(ValueError):
 class _Model(BaseModel):
     """Base of every config model: unknown keys are errors, models are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are refused: schedule parameters reach a JSON body, which has no literal
+    # for them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Preset(str, Enum):
@@ -137,6 +158,9 @@ PRESETS: dict[Preset, PresetSpec] = {
 }
 
 
+CLOUD_RUN_MEMORY_MI = (512, 32 * 1024)
+
+
 class GpuConfig(_Model):
     """GPU type and count requested as a quota preference in the training region."""
 
@@ -161,9 +185,18 @@ class MlflowConfig(_Model):
     db_tier: str = Field(default="db-f1-micro", pattern=r"^db-[a-z0-9-]+$")
     db_disk_gb: int = Field(default=10, ge=10, le=1024)
     cpu: Literal["1", "2", "4"] = "1"
-    memory: str = Field(default="2Gi", pattern=r"^[1-9][0-9]*(Mi|Gi)$")
+    memory: str = Field(default="2Gi", pattern=r"^[1-9][0-9]{0,5}(Mi|Gi)$")
+    """Cloud Run memory, 512Mi to 32Gi."""
     min_instances: int = Field(default=0, ge=0, le=10)
     max_instances: int = Field(default=3, ge=1, le=20)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        mebibytes = int(value[:-2]) * (1024 if value.endswith("Gi") else 1)
+        if not CLOUD_RUN_MEMORY_MI[0] <= mebibytes <= CLOUD_RUN_MEMORY_MI[1]:
+            raise ValueError(f"{value} is outside Cloud Run's 512Mi to 32Gi")
+        return value
 
     @model_validator(mode="after")
     def _bounds(self) -> MlflowConfig:
@@ -179,20 +212,35 @@ class TemplateRef(_Model):
     version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
 
 
+@functools.lru_cache(maxsize=1)
+def _iana_zones() -> frozenset[str]:
+    # The machine's tz database also lists files that are not zones Google knows.
+    local = {"localtime", "posixrules", "Factory"}
+    return frozenset(
+        name for name in zoneinfo.available_timezones()
+        if name not in local and not name.startswith(("posix/", "right/"))
+    ) | {"UTC"}  # fmt: skip
+
+
 _CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12))
 _CRON_DOW = ("day of week", 0, 7)
+
+
+def _ascii_number(text: str) -> bool:
+    # str.isdigit() accepts '٣' and '³', which int() reads and Cloud Scheduler refuses.
+    return text.isascii() and text.isdigit() and len(text) <= 4
 
 
 def _check_cron_field(text: str, label: str, low: int, high: int) -> None:
     for part in text.split(","):
         base, _, step = part.partition("/")
-        if step and (not step.isdigit() or int(step) == 0):
+        if step and (not _ascii_number(step) or int(step) == 0):
             raise ValueError(f"cron {label}: bad step {step!r}")
         if base == "*":
             continue
         lo, _, hi = base.partition("-")
         for bound in (lo, hi) if hi else (lo,):
-            if not bound.isdigit() or not low <= int(bound) <= high:
+            if not _ascii_number(bound) or not low <= int(bound) <= high:
                 raise ValueError(f"cron {label}: {bound!r} is outside {low}-{high}")
         if hi and int(lo) > int(hi):
             raise ValueError(f"cron {label}: range {base!r} is reversed")
@@ -224,13 +272,22 @@ class Schedule(_Model):
     def _cron(cls, value: str) -> str:
         return validate_cron(value)
 
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        # The parameters become the job's JSON body, which has no literal for NaN or infinity.
+        for name, item in value.items() if isinstance(value, Mapping) else ():
+            if isinstance(item, float) and not math.isfinite(item):
+                raise _field_error(str(name), f"{item} is not a finite number")
+        return value
+
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        # Only names of the IANA database: `Europe` (a directory of it) and `localtime` (a file
+        # of this machine) open with ZoneInfo here or crash it, and Cloud Scheduler refuses them.
+        if value not in _iana_zones():
+            raise ValueError(f"unknown IANA time zone {value!r}")
         return value
 
 
@@ -259,14 +316,6 @@ class PlatformRef(_Model):
     region: str = "europe-central2"
     docker_repository: str = "shared-images"
     image_tag: ImageTag
-
-    @field_validator("image_tag")
-    @classmethod
-    def _no_latest(cls, value: str) -> str:
-        # A moving tag makes a deployment irreproducible; pin a release.
-        if value == "latest":
-            raise ValueError("pin a release tag, not 'latest'")
-        return value
 
 
 class TenantConfig(_Model):
@@ -326,6 +375,17 @@ class TenantConfig(_Model):
         # Derived names must fit Google's limits; check them here, before any resource exists.
         naming.check("project_id", self.gcp_project_id)
         naming.bucket(self.gcp_project_id, "quicktest-artifacts")
+        models = naming.bucket(self.gcp_project_id, "training-artifacts")
+        for index, endpoint in enumerate(self.endpoints):
+            if endpoint.model_uri is None:
+                continue
+            bucket = endpoint.model_uri.removeprefix("gs://").split("/", 1)[0]
+            if bucket != models:
+                raise _field_error(
+                    f"endpoints[{index}].model_uri",
+                    f"bucket {bucket!r} is not this tenant's: its models are served from "
+                    f"gs://{models}/",
+                )
         return self
 
     @property

@@ -8,6 +8,7 @@ tenant data. Tests prove every rule passes on the example tenants and fires on a
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,7 +214,10 @@ def secrets_stay_secret(graph: Graph, ctx: PolicyContext) -> list[Violation]:
         for path, value in _walk(dict(r.inputs)):
             if any(p == path or path.startswith(p + ".") for p in r.secret_paths):
                 continue
-            if isinstance(value, str) and any(s and s in value for s in ctx.secret_values):
+            if isinstance(value, str) and any(
+                s and (s in value or urllib.parse.quote(s, safe="") in value)
+                for s in ctx.secret_values
+            ):  # a secret placed in a URI is encoded there: look for that form too
                 out.append(
                     Violation(
                         "secrets-are-secret",

@@ -32,17 +32,56 @@ def available_stacks(directory: Path = INFRA_DIR) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in directory.glob("Pulumi.*.yaml"))
 
 
+MAX_STACK_FILE_BYTES = 1024 * 1024
+
+
 def load_stack_config(stack: str, directory: Path = INFRA_DIR) -> dict[str, Any]:
-    """The ``config:`` mapping of ``Pulumi.<stack>.yaml``."""
+    """The ``config:`` mapping of ``Pulumi.<stack>.yaml``; every problem with the file (not
+    UTF-8, too large, YAML syntax with line and column, not a mapping) is a ConfigError."""
     path = directory / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         names = ", ".join(available_stacks(directory)) or "none"
         raise UnknownStack(f"unknown stack {stack!r}; available: {names}")
-    data = yaml.safe_load(path.read_text()) or {}
+    with open(path, "rb") as f:
+        raw = f.read(MAX_STACK_FILE_BYTES + 1)
+    if len(raw) > MAX_STACK_FILE_BYTES:
+        raise ConfigError(f"{path.name}: larger than {MAX_STACK_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not UTF-8 text ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{path.name}: {where}YAML error: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: YAML error: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{path.name}: the top level must be a mapping, got {type(data).__name__}"
+        )
     config = data.get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError(f"{path.name}: 'config' must be a mapping")
+    check_secrets_are_secure(dict(config))
     return dict(config)
+
+
+def check_secrets_are_secure(config: Mapping[str, Any]) -> None:
+    """Every secret of a tenant stack (the MLflow database password, `secret-<name>`) is a
+    Pulumi secret (`secure:`), never cleartext in the file."""
+    for key, value in config.items():
+        name = str(key).removeprefix(f"{NAMESPACE}:")
+        if name == MLFLOW_DB_PASSWORD_KEY or name.startswith("secret-"):
+            if not (isinstance(value, Mapping) and "secure" in value):
+                raise ConfigError(
+                    f"{key}: a secret written in cleartext; set it with `pulumi config set "
+                    f"--secret {key}` (the file then holds it encrypted)"
+                )
 
 
 def with_offline_secrets(stack: str, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -110,7 +110,8 @@ class MinTransactionsFilter(Spec):
     """Keep only customers with at least N transactions (rows)."""
 
     type: Literal["min_transactions"] = "min_transactions"
-    count: int = Field(ge=1)
+    count: int = Field(ge=1, le=2**63 - 1)
+    """At most INT64's largest value: the count is compared in BigQuery."""
 
 
 class CategoryFilter(Spec):

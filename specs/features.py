@@ -13,6 +13,9 @@ from pydantic import Field, field_validator, model_validator
 
 from specs.base import Identifier, Spec
 
+MAX_VOCABULARY = 10_000_000
+"""A vocabulary's largest size: its embedding table (10M x 32 floats) is 1.3 GB already."""
+
 CyclicalPart = Literal["hour", "day_of_week", "month", "day_of_month"]
 
 
@@ -22,7 +25,7 @@ class StringFeature(Spec):
     kind: Literal["string"] = "string"
     column: Identifier
     embedding_dim: int = Field(default=32, ge=1, le=1024)
-    vocab_size: int | None = Field(default=None, ge=1)
+    vocab_size: int | None = Field(default=None, ge=1, le=MAX_VOCABULARY)
     """Keep the N most frequent values (None keeps every value seen in the train split)."""
     oov_buckets: int = Field(default=1, ge=1, le=10_000)
 
@@ -39,7 +42,7 @@ class StringListFeature(Spec):
     """The delimiter between values in the column's string."""
     max_values: int = Field(default=16, ge=2, le=256)
     embedding_dim: int = Field(default=16, ge=1, le=1024)
-    vocab_size: int | None = Field(default=None, ge=1)
+    vocab_size: int | None = Field(default=None, ge=1, le=MAX_VOCABULARY)
     """Keep the N most frequent values (None keeps every value seen in the train split)."""
     oov_buckets: int = Field(default=1, ge=1, le=10_000)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -14,6 +16,13 @@ from infra.config import TenantConfig
 
 DB_NAME = "mlflow"
 DB_USER = "mlflow"
+
+
+def db_uri(password: str, connection_name: str) -> str:
+    """The MLflow database URI over the Cloud SQL socket; user and password are encoded, so a
+    password holding '@', '%', '?', '#' or '/' does not break it."""
+    user, secret = (urllib.parse.quote(v, safe="") for v in (DB_USER, password))
+    return f"postgresql://{user}:{secret}@/{DB_NAME}?host=/cloudsql/{connection_name}"
 
 
 class MlflowService(pulumi.ComponentResource):
@@ -67,12 +76,8 @@ class MlflowService(pulumi.ComponentResource):
             password=pulumi.Output.secret(db_password),
             opts=child,
         )
-        uri = pulumi.Output.format(
-            "postgresql://{0}:{1}@/{2}?host=/cloudsql/{3}",
-            DB_USER,
-            db_password,
-            DB_NAME,
-            instance.connection_name,
+        uri = pulumi.Output.all(db_password, instance.connection_name).apply(
+            lambda values: db_uri(*values)
         )
         uri_secret = declare_secret(
             f"{name}-db-uri",

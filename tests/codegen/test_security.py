@@ -75,3 +75,50 @@ def test_examples_themselves_validate():
         for file in ("dataset.json", "features.json", "model.json", "training.json"):
             assert (folder / file).is_file(), folder / file
         load_example(folder.name)  # raises SpecError if not
+
+
+def test_a_query_over_bigquerys_one_megabyte_is_refused_naming_the_filter(tmp_path, capsys):
+    """80,000 category values: under 1 MiB of config, over 1 MiB of SQL; refused, nothing written."""
+    import json
+
+    from codegen.cli import main
+
+    dataset = json.loads((EXAMPLES / "demo_b2b" / "dataset.json").read_text())
+    dataset["filters"].append(
+        {"type": "category", "column": "category", "exclude": [f"c{i:07d}" for i in range(80_000)]}
+    )
+    path = tmp_path / "dataset.json"
+    path.write_text(json.dumps(dataset))
+    code = main(["render", "--dataset", str(path), "--features",
+                 str(EXAMPLES / "demo_b2b" / "features.json"), "--model",
+                 str(EXAMPLES / "demo_b2b" / "model.json"), "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert "dataset.json: filters[2]: the dataset query is " in err
+    assert "BigQuery accepts at most 1048576 (it holds 80000 values)" in err
+
+
+@pytest.mark.parametrize(
+    ("config", "change", "field"),
+    [
+        ("features", lambda f: f["query_tower"]["features"][1].update(vocab_size=2**64),
+         "query_tower.features[1].vocab_size"),
+        ("dataset", lambda d: d["filters"].append({"type": "min_transactions", "count": 10**30}),
+         "filters[2].count"),
+    ],
+)  # fmt: skip
+def test_sizes_past_what_the_engines_take_are_refused(tmp_path, capsys, config, change, field):
+    import json
+
+    from codegen.cli import main
+
+    paths = {n: EXAMPLES / "demo_b2b" / f"{n}.json" for n in ("dataset", "features")}
+    data = json.loads(paths[config].read_text())
+    change(data)
+    paths[config] = tmp_path / f"{config}.json"
+    paths[config].write_text(json.dumps(data))
+    code = main(["validate", "--dataset", str(paths["dataset"]), "--features",
+                 str(paths["features"]), "--model", str(EXAMPLES / "demo_b2b" / "model.json")])  # fmt: skip
+    assert code == 2 and f"{config}.json: {field}: Input should be less than or equal to" in (
+        capsys.readouterr().err
+    )

@@ -113,8 +113,53 @@ def test_structured_value_may_arrive_as_json_text():
         (
             {"platform": {"project_id": "b2brecs-platform", "image_tag": "latest"}},
             "tenant.platform.image_tag",
-            "not 'latest'",
+            "pin a release",
         ),
+        (
+            {"platform": {"project_id": "b2brecs-platform", "image_tag": "LATEST"}},
+            "tenant.platform.image_tag",
+            "not 'LATEST'",
+        ),
+        (
+            {"platform": {"project_id": "b2brecs-platform", "image_tag": "stable"}},
+            "tenant.platform.image_tag",
+            "a semantic version such as 1.4.0",
+        ),
+        (
+            {"schedules": [{**SCHEDULE, "time_zone": "Europe"}]},
+            "tenant.schedules[0].time_zone",
+            "unknown IANA time zone 'Europe'",
+        ),
+        (
+            {"schedules": [{**SCHEDULE, "time_zone": "localtime"}]},
+            "tenant.schedules[0].time_zone",
+            "unknown IANA time zone 'localtime'",
+        ),
+        (
+            {"schedules": [{**SCHEDULE, "cron": "0 \u0663 * * *"}]},
+            "tenant.schedules[0].cron",
+            "hour: '\u0663' is outside 0-23",
+        ),
+        (
+            {"schedules": [{**SCHEDULE, "parameters": {"epochs": float("inf")}}]},
+            "tenant.schedules[0].parameters.epochs",
+            "finite number",
+        ),
+        ({"mlflow": {"memory": "99999999Gi"}}, "tenant.mlflow.memory", "should match pattern"),
+        ({"mlflow": {"memory": "64Gi"}}, "tenant.mlflow.memory", "outside Cloud Run's 512Mi"),
+        ({"mlflow": {"memory": "256Mi"}}, "tenant.mlflow.memory", "outside Cloud Run's 512Mi"),
+        (
+            {
+                "endpoints": [
+                    {
+                        "name": "recs",
+                        "model_uri": "gs://b2brecs-gpu-heavy-training-artifacts/models/x",
+                    }
+                ]
+            },
+            "tenant.endpoints[0].model_uri",
+            "bucket 'b2brecs-gpu-heavy-training-artifacts' is not this tenant's",
+        ),  # fmt: skip
         (
             {"scheduler_target_url": None, "schedules": [SCHEDULE]},
             "tenant.schedules[0].target_url",
@@ -162,3 +207,72 @@ def test_offline_evaluation_validates_before_running(stack_configs):
     config[TENANT_KEY]["endpoints"].append({"name": "basket", "preset": "production"})
     with pytest.raises(ConfigError, match=r"tenant\.endpoints\[5\]\.name: duplicate"):
         evaluate_stack("busy", config)
+
+
+def test_an_image_tag_may_be_a_release_or_a_digest():
+    for tag in ("1.4.0", "v2.0.1", "1.4.0-rc.1", "sha256:" + "ab" * 32):
+        raw = tenant(platform={"project_id": "b2brecs-platform", "image_tag": tag})
+        assert tenant_from_stack_config(raw).platform.image_tag == tag
+
+
+def test_an_endpoint_may_serve_a_model_of_its_own_bucket():
+    uri = "gs://b2brecs-acme-training-artifacts/models/acme-main/v3"
+    cfg = tenant_from_stack_config(tenant(endpoints=[{"name": "recs", "model_uri": uri}]))
+    assert cfg.endpoints[0].model_uri == uri
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"config:\n  b2b-recs:tenant: {id: acme\n", "line 3, column 1: YAML error"),
+        (b"- a\n- b\n", "the top level must be a mapping, got list"),
+        (b"config:\n  x: \xff\xfe\n", "not UTF-8 text"),
+        (b"config: [1, 2]\n", "'config' must be a mapping"),
+        (b"config:\n  b2b-recs:mlflowDbPassword: hunter2\n",
+         "b2b-recs:mlflowDbPassword: a secret written in cleartext"),
+        (b"config:\n  b2b-recs:secret-api-key: abc\n",
+         "b2b-recs:secret-api-key: a secret written in cleartext"),
+    ],
+)  # fmt: skip
+def test_a_broken_stack_file_is_a_config_error_naming_the_file(tmp_path, content, fragment):
+    from infra.stacks import load_stack_config
+
+    (tmp_path / "Pulumi.acme.yaml").write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_stack_config("acme", tmp_path)
+    assert str(info.value).startswith("Pulumi.acme.yaml: ") or "cleartext" in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_a_stack_file_with_secure_secrets_loads(tmp_path):
+    from infra.stacks import load_stack_config
+
+    (tmp_path / "Pulumi.acme.yaml").write_text(
+        "config:\n  b2b-recs:mlflowDbPassword:\n    secure: AAABAJ+x\n"
+    )
+    assert load_stack_config("acme", tmp_path) == {
+        "b2b-recs:mlflowDbPassword": {"secure": "AAABAJ+x"}
+    }
+
+
+def test_the_plan_cli_says_the_files_problem_with_exit_2(tmp_path, capsys):
+    from infra.plan import main
+
+    (tmp_path / "Pulumi.acme.yaml").write_bytes(b"- not\n- a mapping\n")
+    assert main(["--tenant", "acme", "--stack-dir", str(tmp_path)]) == 2
+    assert "the top level must be a mapping" in capsys.readouterr().err
+
+
+def test_the_mlflow_database_uri_encodes_its_password():
+    from urllib.parse import unquote, urlsplit
+
+    from infra.components.mlflow import db_uri
+
+    password = "p@ss%w?rd#1/x:y"
+    uri = db_uri(password, "proj:europe-central2:acme-mlflow-pg")
+    parts = urlsplit(uri)
+    assert unquote(parts.password) == password and parts.username == "mlflow"
+    assert (
+        parts.path == "/mlflow"
+        and parts.query == "host=/cloudsql/proj:europe-central2:acme-mlflow-pg"
+    )
