@@ -110,9 +110,18 @@ RULES: dict[str, NameRule] = {
 }
 
 
+RESTRICTED_IN_PROJECT_IDS = ("google", "ssl")
+"""Strings Google refuses anywhere in a project id."""
+
+
 def check(kind: str, value: str) -> str:
     """Validate ``value`` against the rule for ``kind`` (a key of :data:`RULES`)."""
-    return RULES[kind].check(value)
+    RULES[kind].check(value)
+    if kind == "project_id":
+        for word in RESTRICTED_IN_PROJECT_IDS:
+            if word in value:
+                raise InvalidName(f"project id {value!r} is invalid: Google refuses {word!r} in it")
+    return value
 
 
 def project_id(tenant_id: str, prefix: str = "b2brecs") -> str:

@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ConfigError as exc:
-        print(f"error: stack {args.tenant!r} has an {exc}", file=sys.stderr)
+        print(f"error: stack {args.tenant!r}: {exc}", file=sys.stderr)
         return 2
     violations = check(graph, ctx)
     render = render_json if args.format == "json" else render_table

@@ -73,12 +73,13 @@ class PolicyContext:
     """Apply the cross-tenant rule (the platform stack grants to many tenants by design)."""
 
     @classmethod
-    def for_tenant(cls, config: TenantConfig) -> PolicyContext:
-        """The context of a tenant stack."""
+    def for_tenant(cls, config: TenantConfig, platform: PlatformConfig) -> PolicyContext:
+        """The context of a tenant stack; the shared project is the platform's per the tenant
+        register (`platform`), never what the tenant's own file says."""
         return cls(
             project_id=config.gcp_project_id,
             regions=config.regions,
-            shared_projects=frozenset({config.platform.project_id}),
+            shared_projects=frozenset({platform.project_id}),
             public_services=frozenset(f"serve-{e.name}" for e in config.endpoints if e.public),
         )
 
@@ -256,6 +257,13 @@ def no_cross_tenant_bindings(graph: Graph, ctx: PolicyContext) -> list[Violation
         for r in graph.of_type("gcp:organizations/project:Project")
         if r.input("projectId") == ctx.project_id
     }
+    # This tenant's buckets are the ones its graph declares in its project, by exact name: a
+    # prefix would let `<project>-two-...`, another tenant's bucket, pass.
+    own_buckets = {
+        b.input("name")
+        for b in graph.of_type("gcp:storage/bucket:Bucket")
+        if b.input("project") == ctx.project_id
+    }
     out = []
     for r in graph.resources:
         if not _is_binding(r):
@@ -278,7 +286,7 @@ def no_cross_tenant_bindings(graph: Graph, ctx: PolicyContext) -> list[Violation
                     found.append(f"{path} names project {match.group(1)}")
             if key == "project" and value not in {ctx.project_id, *ctx.shared_projects}:
                 found.append(f"binds on project {value}")
-            if key == "bucket" and not value.startswith(ctx.project_id + "-"):
+            if key == "bucket" and value not in own_buckets:
                 found.append(f"binds on bucket {value}, which is not this tenant's")
         out += [Violation("no-cross-tenant", _label(r), f) for f in found]
     return out

@@ -145,7 +145,13 @@ def run_stack() -> None:
         platform = platform_from_stack_config(_raw_config("platform"))
         outputs = build_platform(platform)
     else:
-        tenant = tenant_from_stack_config(_raw_config("tenant"))
+        raw = _raw_config("tenant")
+        tenant = tenant_from_stack_config(raw)
+        # The tenant register (the platform stack file of this checkout) before any resource.
+        from infra.register import check_stack
+        from infra.stacks import INFRA_DIR
+
+        check_stack(pulumi.get_stack(), raw, INFRA_DIR)
         outputs = build_tenant(tenant, tenant_secrets(tenant))
     for key, value in outputs.items():
         pulumi.export(key, value)

@@ -100,11 +100,17 @@ def with_offline_secrets(stack: str, config: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def policy_context(stack: str, config: Mapping[str, Any]) -> PolicyContext:
-    """The policy context for a stack's validated config."""
+def policy_context(
+    stack: str, config: Mapping[str, Any], directory: Path = INFRA_DIR
+) -> PolicyContext:
+    """The policy context for a stack's validated config; a tenant's is checked against the
+    tenant register (`infra.register`) first, whose platform project is the shared one."""
     if stack == PLATFORM_STACK:
         return PolicyContext.for_platform(platform_from_stack_config(config))
-    return PolicyContext.for_tenant(tenant_from_stack_config(config))
+    from infra.register import check_stack
+
+    register = check_stack(stack, config, directory)
+    return PolicyContext.for_tenant(tenant_from_stack_config(config), register.platform)
 
 
 def evaluate_stack(
@@ -113,6 +119,6 @@ def evaluate_stack(
     """Evaluate a stack's program with mocks; ``config`` overrides reading the stack file."""
     raw = load_stack_config(stack, directory) if config is None else dict(config)
     # Validate first: a bad config must fail before the runtime declares anything.
-    ctx = policy_context(stack, raw)
+    ctx = policy_context(stack, raw, directory)
     graph = evaluate(run_stack, stack=stack, config=with_offline_secrets(stack, raw))
     return graph, ctx

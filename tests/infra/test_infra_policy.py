@@ -250,3 +250,21 @@ def test_rules_are_isolated_per_run(graphs):
     # A second evaluation in the same process starts from a clean runtime: same resources.
     graph, _ = evaluate_stack("small")
     assert [r.urn for r in graph.resources] == [r.urn for r in graphs["small"][0].resources]
+
+
+def test_a_binding_on_a_bucket_sharing_the_tenants_prefix_is_cross_tenant(broken):
+    """`b2brecs-small-shop-two-...` begins with small-shop's project id, yet is not its bucket."""
+
+    def extra():
+        gcp.storage.BucketIAMMember(
+            "prefix-twin",
+            bucket=f"{SMALL_PROJECT}-two-training-artifacts",
+            role="roles/storage.objectViewer",
+            member=SMALL_APP,
+        )
+
+    found = violations_of(broken("small", extra), "no-cross-tenant")
+    assert [(v.resource.split(" ")[0], v.message) for v in found] == [
+        ("prefix-twin", f"binds on bucket {SMALL_PROJECT}-two-training-artifacts, which is not "
+                        "this tenant's"),
+    ]  # fmt: skip
