@@ -208,7 +208,12 @@ class VertexBackend:
                 values["failing_stage"] = failed[0] if failed else None
                 values["error"] = (job.get("error") or {}).get("message") or "the job failed"
             if state == "completed":
+                from pipelines.runs.cost import estimate
+                from pipelines.runs.status import stages
+
                 values["results"] = self.results_of(run, job)
+                stage_list = stages(components, run, self.store.events_of(run.id))
+                values["results"]["cost_estimate"] = estimate(stage_list, run.parameters)
             self.store.transition(run.id, state, **values)
         return self.store.get(run.id)
 

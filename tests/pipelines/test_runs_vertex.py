@@ -191,8 +191,12 @@ def test_a_completed_job_reads_its_metrics_from_the_trainers_artifact(store):
                            ("GET", object_url + "?alt=media"): Response(200, json.dumps(metrics))})  # fmt: skip
     got = VertexBackend(store, TARGET, session).refresh(run)
     assert got.state == "completed"
+    cost = got.results.pop("cost_estimate")
     assert got.results == {"metrics": metrics, "artifacts": {"RecsTrainer.model_run": model_run},
                            "mlflow_run_id": "abc"}  # fmt: skip
+    # The trainer ran 10:00:00.123456 to 10:05:00 on the component machine (no custom job).
+    (trainer,) = [item for item in cost["items"] if item["stage"] == "RecsTrainer"]
+    assert trainer["hours"] == pytest.approx((300 - 0.123456) / 3600, abs=1e-6)
 
 
 def test_cancel_calls_the_api_and_the_run_ends_when_vertex_says_so(store):
