@@ -177,6 +177,8 @@ class RetentionDays(_Model):
     training: int = Field(default=30, ge=1, le=3650)
     staging: int = Field(default=3, ge=1, le=3650)
     mlflow: int = Field(default=365, ge=1, le=3650)
+    models: int = Field(default=90, ge=1, le=3650)
+    """Counted from a model version's retirement (its objects' customTime), not its creation."""
 
 
 class MlflowConfig(_Model):
@@ -375,16 +377,22 @@ class TenantConfig(_Model):
         # Derived names must fit Google's limits; check them here, before any resource exists.
         naming.check("project_id", self.gcp_project_id)
         naming.bucket(self.gcp_project_id, "quicktest-artifacts")
-        models = naming.bucket(self.gcp_project_id, "training-artifacts")
+        models = naming.bucket(self.gcp_project_id, "models")
         for index, endpoint in enumerate(self.endpoints):
             if endpoint.model_uri is None:
                 continue
-            bucket = endpoint.model_uri.removeprefix("gs://").split("/", 1)[0]
-            if bucket != models:
+            # A server reads only its own model's folder (a public one may read nothing else).
+            folder = f"gs://{models}/{endpoint.name}/"
+            if not endpoint.model_uri.startswith(folder):
+                bucket = endpoint.model_uri.removeprefix("gs://").split("/", 1)[0]
+                why = (
+                    f"bucket {bucket!r} is not this tenant's model bucket"
+                    if bucket != models
+                    else "it is another model's folder"
+                )
                 raise _field_error(
                     f"endpoints[{index}].model_uri",
-                    f"bucket {bucket!r} is not this tenant's: its models are served from "
-                    f"gs://{models}/",
+                    f"{why}: endpoint {endpoint.name!r} serves from {folder}",
                 )
         return self
 

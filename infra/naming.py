@@ -147,3 +147,16 @@ def service_account(account_id: str) -> str:
 def sa_email(account_id: str, project: str) -> str:
     """The email of a user-managed service account in ``project``."""
     return f"{service_account(account_id)}@{project}.iam.gserviceaccount.com"
+
+
+def public_serving_account(endpoint: str) -> str:
+    """The account id of a public endpoint's server, ``pub-<endpoint>``. An endpoint name too long
+    for an account id keeps its first characters and gains a hash of the whole name, so two long
+    names never share an account."""
+    candidate = f"pub-{endpoint}"
+    if len(candidate) > RULES["service_account_id"].max_len:
+        import hashlib
+
+        digest = hashlib.sha256(endpoint.encode()).hexdigest()[:6]
+        candidate = f"{candidate[:23].rstrip('-')}-{digest}"
+    return service_account(candidate)

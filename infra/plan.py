@@ -34,10 +34,12 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "name",
         "location",
         "lifecycleRules.0.condition.age=deleteAfterDays",
+        "lifecycleRules.0.condition.daysSinceCustomTime=deleteDaysAfterRetired",
         "uniformBucketLevelAccess",
         "publicAccessPrevention",
     ),
-    "gcp:storage/bucketIAMMember:BucketIAMMember": ("bucket", "role", "member"),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": ("bucket", "role", "member", "condition.title"),
+    "gcp:projects/iAMCustomRole:IAMCustomRole": ("roleId", "permissions"),
     "gcp:artifactregistry/repository:Repository": ("repositoryId", "format", "location"),
     "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (
         "project",
@@ -98,6 +100,8 @@ def _scalar(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, list):
+        return " ".join(_scalar(v) for v in value)
     return str(value)
 
 

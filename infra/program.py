@@ -102,7 +102,11 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
         depends_on=needs("cloudscheduler"),
     )
     serving = ServingEndpoints(
-        "serving", config=config, project_id=pid, identities=ids, depends_on=needs("run")
+        "serving",
+        config=config,
+        project_id=pid,
+        identities=ids,
+        depends_on=[*needs("run"), storage.buckets["models"]],
     )
     return {
         "project_id": pid,

@@ -32,7 +32,8 @@ from infra.config import (
 )
 
 BUCKET_PURPOSES = ("quicktest-artifacts", "training-artifacts", "pipeline-staging",
-                   "mlflow-artifacts")  # fmt: skip
+                   "mlflow-artifacts", "models")  # fmt: skip
+"""The suffixes of `infra.components.storage.BUCKETS` (a test keeps them equal)."""
 
 
 def tenant_buckets(project_id: str) -> set[str]:

@@ -79,7 +79,7 @@ def _deploy_local(registration: dict, settings: DeploySettings, models_dir: str)
 
 def _deploy_cloud_run(registration: dict, settings: DeploySettings, session) -> str:
     from infra.config import Preset
-    from infra.naming import sa_email
+    from infra.naming import public_serving_account, sa_email
     from registry.base import ModelVersion
     from registry.cloudrun import CloudRunDeployer, Endpoint
     from registry.rest import default_session
@@ -87,14 +87,17 @@ def _deploy_cloud_run(registration: dict, settings: DeploySettings, session) -> 
 
     session = session or default_session()
     project = settings.project
+    public = bool(settings.deploy_public)
+    # A public endpoint runs as its own account, which reads only its model's folder.
+    account = public_serving_account(registration["model_name"]) if public else "model-serving"
     endpoint = Endpoint(
         name=registration["model_name"],
         project=project,
         region=settings.deploy_region,
         preset=Preset(settings.deploy_preset),
-        service_account=sa_email("model-serving", project),
+        service_account=sa_email(account, project),
         app_member=f"serviceAccount:{sa_email('django-app', project)}",
-        public=bool(settings.deploy_public),
+        public=public,
     )
     version = ModelVersion(
         model_name=registration["model_name"],

@@ -45,7 +45,6 @@ ACCOUNTS: dict[str, AccountSpec] = {
         (
             "roles/aiplatform.user",
             "roles/bigquery.jobUser",
-            "roles/dataflow.developer",
             "roles/dataflow.worker",
             "roles/logging.logWriter",
         ),
@@ -56,6 +55,65 @@ ACCOUNTS: dict[str, AccountSpec] = {
         "model-serving", "Model serving endpoints", ("roles/logging.logWriter",)
     ),
 }
+
+
+@dataclass(frozen=True)
+class CustomRole:
+    """A project role narrower than any predefined one, and the accounts that hold it."""
+
+    role_id: str
+    title: str
+    permissions: tuple[str, ...]
+    holders: tuple[str, ...]
+    """Accounts granted the role project-wide; a role granted on single resources has none."""
+
+
+# roles/dataflow.developer would also let each runner cancel and update the other's jobs.
+# Launching needs only these; Dataflow jobs are not IAM resources, so the grant is project-wide.
+CUSTOM_ROLES: dict[str, CustomRole] = {
+    "dataflow-launcher": CustomRole(
+        "b2brecsDataflowLauncher",
+        "Launch and follow Dataflow jobs",
+        (
+            "dataflow.jobs.create",
+            "dataflow.jobs.get",
+            "dataflow.jobs.list",
+            "dataflow.messages.list",
+            "dataflow.metrics.get",
+        ),
+        ("etl", "pipelines"),
+    ),
+    # The Deploy stage rolls a registered version out to an endpoint's service and sets who may
+    # call it; granted on each `serve-<endpoint>` service, never on the project (which would
+    # reach the MLflow and TFDV services too). roles/run.developer cannot set invokers.
+    "endpoint-deployer": CustomRole(
+        "b2brecsEndpointDeployer",
+        "Roll out models to serving endpoints",
+        (
+            "run.services.get",
+            "run.services.getIamPolicy",
+            "run.services.setIamPolicy",
+            "run.services.update",
+        ),
+        (),
+    ),
+    # Following the rollout's long-running operation; operations are project-level only.
+    "run-operation-reader": CustomRole(
+        "b2brecsRunOperationReader",
+        "Follow Cloud Run rollouts",
+        ("run.operations.get",),
+        (),  # granted by ServingEndpoints, to the deployer, when the tenant has an endpoint
+    ),
+}
+
+# Dataflow workers and Vertex custom jobs run as the account that launches them, and a launch
+# needs `actAs` on the worker account, its own included.
+SELF_ACT_AS: tuple[str, ...] = ("etl", "pipelines")
+
+
+def custom_role_name(project_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
+    """`projects/<project>/roles/<role id>`, the form a binding names a project's custom role."""
+    return pulumi.Output.concat("projects/", project_id, "/roles/", role_id)
 
 
 class Identities(pulumi.ComponentResource):
@@ -93,6 +151,33 @@ class Identities(pulumi.ComponentResource):
                     member=account.member,
                     opts=child,
                 )
+        self.custom_roles: dict[str, gcp.projects.IAMCustomRole] = {}
+        for key, custom in CUSTOM_ROLES.items():
+            role = gcp.projects.IAMCustomRole(
+                f"{name}-role-{key}",
+                project=project_id,
+                role_id=custom.role_id,
+                title=custom.title,
+                permissions=list(custom.permissions),
+                opts=child,
+            )
+            self.custom_roles[key] = role
+            for holder in custom.holders:
+                gcp.projects.IAMMember(
+                    f"{name}-{holder}-{key}",
+                    project=project_id,
+                    role=custom_role_name(project_id, custom.role_id),
+                    member=self.accounts[holder].member,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+                )
+        for key in SELF_ACT_AS:
+            gcp.serviceaccount.IAMMember(
+                f"{name}-{key}-actas-self",
+                service_account_id=self.accounts[key].name,
+                role="roles/iam.serviceAccountUser",
+                member=self.accounts[key].member,
+                opts=child,
+            )
         # The pipelines run as pipelines-runner; the app submits them, so it may act as it.
         gcp.serviceaccount.IAMMember(
             f"{name}-app-actas-pipelines",

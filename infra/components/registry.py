@@ -9,12 +9,15 @@ from infra.components.identities import Identities
 from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
-# repository id -> (format, accounts that read it)
+# repository id -> (format, accounts that read it). Cloud Run and Vertex pull their containers
+# with Google's service agents, not the workload's account; Dataflow workers pull theirs as the
+# launching account (pipelines-runner, etl-runner), which therefore reads the images. The app
+# reads the templates it submits; the runner receives the compiled spec in the request.
 REPOSITORIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "docker-images": ("DOCKER", ("pipelines", "serving")),
-    "kfp-templates": ("KFP", ("app", "pipelines")),
+    "docker-images": ("DOCKER", ("pipelines",)),
+    "kfp-templates": ("KFP", ("app",)),
 }
-# The tenant's runners pull the platform's shared images (trainer, TF Serving, TFDV parser).
+# Dataflow workers of both runners run the platform's shared images (Beam stages, ETL).
 SHARED_IMAGE_READERS: tuple[str, ...] = ("etl", "pipelines")
 
 

@@ -1,21 +1,45 @@
-"""ServingEndpoints: one Cloud Run model server per endpoint, sized by its preset."""
+"""ServingEndpoints: one Cloud Run model server per endpoint, sized by its preset.
+
+Private endpoints run as `model-serving`, which reads the model bucket. A public endpoint runs
+as its own account, `pub-<endpoint>`, which reads only its model's folder of that bucket: a
+compromised public server reaches nothing else. The Deploy stage (`pipelines-runner`) may roll
+out to these services only, and act as their accounts.
+"""
 
 from __future__ import annotations
 
 import pulumi
+import pulumi_gcp as gcp
 
+from infra import naming
 from infra.components.cloudrun import private_service, run
-from infra.components.identities import Identities
+from infra.components.identities import CUSTOM_ROLES, Identities, custom_role_name
 from infra.components.registry import shared_image
 from infra.components.tenant import TenantComponent
-from infra.config import PRESETS, TenantConfig
+from infra.config import PRESETS, Endpoint, TenantConfig
 from serving.routing import RUNTIME_IMAGES  # brute force: TF Serving; ScaNN: the Python server
+
+DEPLOYER = "pipelines"
+
+
+def model_folder_condition(bucket: str, endpoint: str) -> gcp.storage.BucketIAMMemberConditionArgs:
+    """Objects under `<endpoint>/`, and listings with that prefix (how a server downloads a
+    version folder), nothing else of the bucket."""
+    prefix = f"{endpoint}/"
+    expression = (
+        f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}") || '
+        f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")'
+    )
+    return gcp.storage.BucketIAMMemberConditionArgs(
+        title=f"model-{endpoint}"[:100], expression=expression
+    )
 
 
 class ServingEndpoints(TenantComponent):
     """Private serving services; an endpoint marked ``public`` additionally admits ``allUsers``."""
 
     services: dict[str, run.Service]
+    public_accounts: dict[str, gcp.serviceaccount.Account]
 
     type_token = "b2brecs:tenant:ServingEndpoints"
 
@@ -28,8 +52,13 @@ class ServingEndpoints(TenantComponent):
         identities: Identities,
         depends_on: list[pulumi.Resource],
     ) -> dict[str, pulumi.Output]:
+        child = self.child_options(depends_on)
         self.services = {}
+        self.public_accounts = {}
+        models_bucket = naming.bucket(config.gcp_project_id, "models")
+        deployer_role = custom_role_name(project_id, CUSTOM_ROLES["endpoint-deployer"].role_id)
         for endpoint in config.endpoints:
+            account = self._account(name, endpoint, project_id, models_bucket, identities, child)
             preset = PRESETS[endpoint.preset]
             envs = [run.ServiceTemplateContainerEnvArgs(name="ENDPOINT", value=endpoint.name)]
             if endpoint.model_uri:
@@ -39,13 +68,13 @@ class ServingEndpoints(TenantComponent):
             invokers: list[pulumi.Input[str]] = [identities.member("app")]
             if endpoint.public:
                 invokers.append("allUsers")
-            self.services[endpoint.name] = private_service(
+            service = private_service(
                 public_resource_name(name, endpoint.name),
                 service_name=f"serve-{endpoint.name}",
                 project_id=project_id,
                 region=config.data_region,
                 image=shared_image(config, RUNTIME_IMAGES[endpoint.runtime]),
-                service_account=identities.email("serving"),
+                service_account=account,
                 cpu=preset.cpu,
                 memory=preset.memory,
                 min_instances=preset.min_instances,
@@ -56,7 +85,83 @@ class ServingEndpoints(TenantComponent):
                 parent=self,
                 depends_on=depends_on,
             )
+            self.services[endpoint.name] = service
+            run.ServiceIamMember(
+                f"{name}-{endpoint.name}-deployer",
+                project=project_id,
+                location=service.location,
+                name=service.name,
+                role=deployer_role,
+                member=identities.member(DEPLOYER),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[identities.custom_roles["endpoint-deployer"]]
+                ),
+            )
+        if not config.endpoints:
+            return {}
+        gcp.projects.IAMMember(
+            f"{name}-{DEPLOYER}-run-operation-reader",
+            project=project_id,
+            role=custom_role_name(project_id, CUSTOM_ROLES["run-operation-reader"].role_id),
+            member=identities.member(DEPLOYER),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[identities.custom_roles["run-operation-reader"]]
+            ),
+        )
+        if any(not endpoint.public for endpoint in config.endpoints):
+            # Rolling out a revision that runs as an account needs `actAs` on it.
+            gcp.serviceaccount.IAMMember(
+                f"{name}-{DEPLOYER}-actas-serving",
+                service_account_id=identities.accounts["serving"].name,
+                role="roles/iam.serviceAccountUser",
+                member=identities.member(DEPLOYER),
+                opts=child,
+            )
         return {key: svc.uri for key, svc in self.services.items()}
+
+    def _account(
+        self,
+        name: str,
+        endpoint: Endpoint,
+        project_id: pulumi.Input[str],
+        models_bucket: str,
+        identities: Identities,
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Input[str]:
+        """The email the endpoint's server runs as; a public endpoint's account and grants."""
+        if not endpoint.public:
+            return identities.email("serving")
+        account = gcp.serviceaccount.Account(
+            f"{name}-{endpoint.name}-account",
+            project=project_id,
+            account_id=naming.public_serving_account(endpoint.name),
+            display_name=f"Public endpoint {endpoint.name}",
+            opts=child,
+        )
+        self.public_accounts[endpoint.name] = account
+        gcp.projects.IAMMember(
+            f"{name}-{endpoint.name}-logging-logWriter",
+            project=project_id,
+            role="roles/logging.logWriter",
+            member=account.member,
+            opts=child,
+        )
+        gcp.storage.BucketIAMMember(
+            f"{name}-{endpoint.name}-model-reader",
+            bucket=models_bucket,
+            role="roles/storage.objectViewer",
+            member=account.member,
+            condition=model_folder_condition(models_bucket, endpoint.name),
+            opts=child,
+        )
+        gcp.serviceaccount.IAMMember(
+            f"{name}-{DEPLOYER}-actas-{endpoint.name}",
+            service_account_id=account.name,
+            role="roles/iam.serviceAccountUser",
+            member=identities.member(DEPLOYER),
+            opts=child,
+        )
+        return account.email
 
 
 def public_resource_name(component: str, endpoint: str) -> str:

@@ -10,40 +10,67 @@ from infra.components.identities import Identities
 from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
-# purpose -> (bucket suffix, retention field, {account: role}). Grants live on the bucket,
-# never on the project, so an account sees only the buckets it works with.
-BUCKETS: dict[str, tuple[str, str, dict[str, str]]] = {
+# purpose -> (bucket suffix, retention field, ((account, role), ...)). Grants live on the bucket,
+# never on the project, so an account sees only the buckets it works with. The table of
+# operations behind each grant is `infra.access` (docs/least-privilege.md).
+BUCKETS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
+    # Pipeline roots of quick tests and training runs (statistics, schemas, transform graphs,
+    # trained models, metrics) and the run's uploaded modules.
     "quicktest": (
         "quicktest-artifacts",
         "quick_test",
-        {
-            "pipelines": "roles/storage.objectAdmin",
-            "app": "roles/storage.objectViewer",
-            "tfdv": "roles/storage.objectViewer",
-        },
+        (
+            ("pipelines", "roles/storage.objectAdmin"),
+            ("app", "roles/storage.objectCreator"),
+            ("app", "roles/storage.objectViewer"),
+            ("tfdv", "roles/storage.objectViewer"),
+        ),
     ),
     "training": (
         "training-artifacts",
         "training",
-        {
-            "pipelines": "roles/storage.objectAdmin",
-            "app": "roles/storage.objectViewer",
-            "tfdv": "roles/storage.objectViewer",
-            "serving": "roles/storage.objectViewer",
-        },
+        (
+            ("pipelines", "roles/storage.objectAdmin"),
+            ("app", "roles/storage.objectCreator"),
+            ("app", "roles/storage.objectViewer"),
+            ("tfdv", "roles/storage.objectViewer"),
+        ),
     ),
+    # Temporary files only (Beam and Dataflow staging and temp folders).
     "staging": (
         "pipeline-staging",
         "staging",
-        {"pipelines": "roles/storage.objectAdmin", "etl": "roles/storage.objectAdmin"},
+        (("pipelines", "roles/storage.objectAdmin"), ("etl", "roles/storage.objectAdmin")),
     ),
     # The MLflow server's own grant is declared by MlflowService, which owns that workload.
-    "mlflow": ("mlflow-artifacts", "mlflow", {}),
+    "mlflow": ("mlflow-artifacts", "mlflow", ()),
+    # Registered models, `<model>/v<N>/`, the only files a server reads. A public endpoint's own
+    # account reads only its model's folder (declared by ServingEndpoints).
+    "models": (
+        "models",
+        "models",
+        (("pipelines", "roles/storage.objectAdmin"), ("serving", "roles/storage.objectViewer")),
+    ),
 }
+
+# Models must outlive any age: a version is deleted only once it was retired (the registry sets
+# the objects' customTime then), `retention_days.models` days later.
+RETIRED_ONLY = frozenset({"models"})
+
+
+def lifecycle_rule(purpose: str, days: int) -> gcp.storage.BucketLifecycleRuleArgs:
+    """Delete objects `days` after creation, or, for models, `days` after their retirement."""
+    if purpose in RETIRED_ONLY:
+        condition = gcp.storage.BucketLifecycleRuleConditionArgs(days_since_custom_time=days)
+    else:
+        condition = gcp.storage.BucketLifecycleRuleConditionArgs(age=days)
+    return gcp.storage.BucketLifecycleRuleArgs(
+        action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"), condition=condition
+    )
 
 
 class Storage(TenantComponent):
-    """Quick-test, training, staging and MLflow artifact buckets."""
+    """Quick-test, training, staging, MLflow and model buckets."""
 
     buckets: dict[str, gcp.storage.Bucket]
 
@@ -70,16 +97,11 @@ class Storage(TenantComponent):
                 uniform_bucket_level_access=True,
                 public_access_prevention="enforced",
                 labels={**config.all_labels(), "purpose": suffix},
-                lifecycle_rules=[
-                    gcp.storage.BucketLifecycleRuleArgs(
-                        action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
-                        condition=gcp.storage.BucketLifecycleRuleConditionArgs(age=days),
-                    )
-                ],
+                lifecycle_rules=[lifecycle_rule(purpose, days)],
                 opts=child,
             )
             self.buckets[purpose] = bucket
-            for account, role in sorted(grants.items()):
+            for account, role in grants:
                 gcp.storage.BucketIAMMember(
                     f"{name}-{purpose}-{account}-{role.split('.')[-1]}",
                     bucket=bucket.name,

@@ -42,7 +42,6 @@ def tenant_target(tenant: str, template: str) -> VertexTarget:
         project=project,
         region=config.training_region,
         run_bucket=naming.bucket(project, run_bucket),
-        staging_bucket=naming.bucket(project, BUCKETS["staging"][0]),
         service_account=naming.sa_email("pipelines-runner", project),
     )
 

@@ -66,9 +66,9 @@ class VertexTarget(Located):
     project: str
     region: str
     run_bucket: str
-    """Where the generated modules of each run are uploaded (`runs/<run id>/`)."""
-    staging_bucket: str
-    """Where each run's pipeline root is (`pipeline-root/<run id>`)."""
+    """The run kind's artifact bucket: each run's generated modules (`runs/<run id>/`) and its
+    pipeline root (`pipeline-root/<run id>`), kept as long as that kind's retention says (the
+    staging bucket keeps only temporary files, three days)."""
     service_account: str
     """The tenant's `pipelines-runner` account: the identity every step runs as."""
 
@@ -111,7 +111,7 @@ def pipeline_job_request(
         "displayName": run.id,
         "pipelineSpec": spec,
         "runtimeConfig": {
-            "gcsOutputDirectory": f"gs://{target.staging_bucket}/pipeline-root/{run.id}",
+            "gcsOutputDirectory": f"gs://{target.run_bucket}/pipeline-root/{run.id}",
             "parameterValues": values,
         },
         "serviceAccount": target.service_account,

@@ -76,6 +76,18 @@ def test_cloud_run_serves_the_registered_version_with_the_preset_and_the_pinned_
     assert members == ["serviceAccount:django-app@acme-recs.iam.gserviceaccount.com"]
 
 
+def test_a_public_endpoint_runs_as_its_own_account_and_admits_all_users():
+    cloud = FakeCloudRun({"response": {"uri": "https://x"}}, done_at_once=True)
+    record = deploy(REGISTERED, CLOUD_RUN | {"deploy_public": 1}, session=cloud)
+    assert record["status"] == "deployed", record
+    # The account infra declares for a public endpoint (it reads only the model's folder).
+    assert cloud.bodies[0]["template"]["serviceAccount"] == (
+        "pub-acme-main@acme-recs.iam.gserviceaccount.com"
+    )
+    members = cloud.bodies[1]["policy"]["bindings"][0]["members"]
+    assert members == ["serviceAccount:django-app@acme-recs.iam.gserviceaccount.com", "allUsers"]
+
+
 def test_a_failed_rollout_is_deploy_failed_not_a_failed_run():
     cloud = FakeCloudRun({"error": {"message": "image not found"}}, done_at_once=True)
     record = deploy(REGISTERED, CLOUD_RUN, session=cloud)

@@ -149,17 +149,21 @@ def test_structured_value_may_arrive_as_json_text():
         ({"mlflow": {"memory": "64Gi"}}, "tenant.mlflow.memory", "outside Cloud Run's 512Mi"),
         ({"mlflow": {"memory": "256Mi"}}, "tenant.mlflow.memory", "outside Cloud Run's 512Mi"),
         (
-            {
-                "endpoints": [
-                    {
-                        "name": "recs",
-                        "model_uri": "gs://b2brecs-gpu-heavy-training-artifacts/models/x",
-                    }
-                ]
-            },
+            {"endpoints": [{"name": "recs", "model_uri": "gs://b2brecs-gpu-heavy-models/recs/"}]},
             "tenant.endpoints[0].model_uri",
-            "bucket 'b2brecs-gpu-heavy-training-artifacts' is not this tenant's",
-        ),  # fmt: skip
+            "bucket 'b2brecs-gpu-heavy-models' is not this tenant's model bucket",
+        ),
+        (
+            # The tenant's own training bucket holds customer data, not only models.
+            {"endpoints": [{"name": "recs", "model_uri": "gs://b2brecs-acme-training-artifacts/"}]},
+            "tenant.endpoints[0].model_uri",
+            "serves from gs://b2brecs-acme-models/recs/",
+        ),
+        (
+            {"endpoints": [{"name": "recs", "model_uri": "gs://b2brecs-acme-models/other/v1/"}]},
+            "tenant.endpoints[0].model_uri",
+            "it is another model's folder",
+        ),
         (
             {"scheduler_target_url": None, "schedules": [SCHEDULE]},
             "tenant.schedules[0].target_url",
@@ -215,8 +219,8 @@ def test_an_image_tag_may_be_a_release_or_a_digest():
         assert tenant_from_stack_config(raw).platform.image_tag == tag
 
 
-def test_an_endpoint_may_serve_a_model_of_its_own_bucket():
-    uri = "gs://b2brecs-acme-training-artifacts/models/acme-main/v3"
+def test_an_endpoint_may_serve_a_model_of_its_own_folder():
+    uri = "gs://b2brecs-acme-models/recs/v3/"
     cfg = tenant_from_stack_config(tenant(endpoints=[{"name": "recs", "model_uri": uri}]))
     assert cfg.endpoints[0].model_uri == uri
 

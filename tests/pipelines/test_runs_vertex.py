@@ -25,7 +25,7 @@ from pipelines.runs.vertex import (
 from tests.pipelines.runs_helpers import record
 
 TARGET = VertexTarget(project="b2brecs-acme", region="europe-west4",
-                      run_bucket="b2brecs-acme-quick-test", staging_bucket="b2brecs-acme-staging",
+                      run_bucket="b2brecs-acme-quick-test",
                       service_account="pipelines-runner@b2brecs-acme.iam.gserviceaccount.com")  # fmt: skip
 API = "https://europe-west4-aiplatform.googleapis.com/v1"
 JOB = "projects/b2brecs-acme/locations/europe-west4/pipelineJobs/quicktest-20261204-101500-abc123"
@@ -100,7 +100,7 @@ def test_the_pipeline_job_request_field_by_field(store):
         "displayName": "quicktest-20261204-101500-abc123",
         "pipelineSpec": SPEC,
         "runtimeConfig": {
-            "gcsOutputDirectory": "gs://b2brecs-acme-staging/pipeline-root/"
+            "gcsOutputDirectory": "gs://b2brecs-acme-quick-test/pipeline-root/"
             "quicktest-20261204-101500-abc123",
             "parameterValues": {"query": "SELECT 1", "epochs": 3},
         },
@@ -179,12 +179,12 @@ def test_task_details_become_stages_and_a_failed_task_the_failing_stage(store):
 
 def test_a_completed_job_reads_its_metrics_from_the_trainers_artifact(store):
     run = a_run(store, state="running", job_name=JOB)
-    model_run = "gs://b2brecs-acme-staging/pipeline-root/x/RecsTrainer_123/model_run"
+    model_run = "gs://b2brecs-acme-quick-test/pipeline-root/x/RecsTrainer_123/model_run"
     job = {"name": JOB, "state": "PIPELINE_STATE_SUCCEEDED", "jobDetail": {"taskDetails": [
         task("RecsTrainer", "SUCCEEDED", end="2026-12-04T10:05:00Z",
              outputs={"model_run": {"artifacts": [{"uri": model_run}]}})]}}  # fmt: skip
     metrics = {"final_metrics": {"recall_at_10": 0.3}, "mlflow": {"run_id": "abc"}}
-    object_url = ("https://storage.googleapis.com/storage/v1/b/b2brecs-acme-staging/o/"
+    object_url = ("https://storage.googleapis.com/storage/v1/b/b2brecs-acme-quick-test/o/"
                   + urllib.parse.quote("pipeline-root/x/RecsTrainer_123/model_run/"
                                        "training_metrics.json", safe=""))  # fmt: skip
     session = FakeSession({("GET", f"{API}/{JOB}"): Response(200, job),
@@ -284,7 +284,7 @@ def test_a_vertex_submit_checks_bigquery_reads_a_snapshot_and_creates_the_job(ru
     assert create["labels"] == {"tenant": "small", "template": "quicktest",
                                 "template-version": "1-5-0", "run-id": run.id}  # fmt: skip
     assert create["runtimeConfig"]["gcsOutputDirectory"] == (
-        f"gs://{SMALL}-pipeline-staging/pipeline-root/{run.id}"
+        f"gs://{SMALL}-quicktest-artifacts/pipeline-root/{run.id}"
     )
     values = create["runtimeConfig"]["parameterValues"]
     assert values["warehouse_uri"] == f"bigquery://{SMALL}" and values["epochs"] == 2
