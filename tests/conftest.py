@@ -36,3 +36,13 @@ def two_cpus() -> None:
     """Tests of multi-replica behaviour (the loss-reduction regression) need two devices."""
     if not TWO_CPUS:
         pytest.fail("TensorFlow started before the CPU could be split into two logical devices")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The fuzz tests' counts and times (tests/fuzzing.py), shown after the run."""
+    from tests.fuzzing import REPORT
+
+    if REPORT:
+        terminalreporter.section("fuzz")
+        for line in REPORT:
+            terminalreporter.write_line(line)
