@@ -283,6 +283,17 @@ class Schedule(_Model):
                 raise _field_error(str(name), f"{item} is not a finite number")
         return value
 
+    @model_validator(mode="after")
+    def _runnable(self) -> Schedule:
+        # A template version of the catalogue, with parameters its schema and limits accept.
+        from infra.templates import problems
+
+        found = problems(self.template.name, self.template.version, self.parameters)
+        if found:
+            field, why = found[0]
+            raise _field_error(field, why)
+        return self
+
     @field_validator("time_zone")
     @classmethod
     def _tz(cls, value: str) -> str:

@@ -81,6 +81,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("name", "role", "member"),
     "gcp:cloudscheduler/job:Job": (
         "name",
+        "description",
         "schedule",
         "timeZone",
         "httpTarget.uri",

@@ -292,6 +292,39 @@ def no_cross_tenant_bindings(graph: Graph, ctx: PolicyContext) -> list[Violation
     return out
 
 
+def schedules_pin_catalogued_templates(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """Every Cloud Scheduler job posts a template version of the catalogue with that version's
+    IR digest, and authenticates as the tenant's own `training-scheduler` account."""
+    import base64
+    import binascii
+    import json
+
+    from pipelines import catalogue
+
+    out = []
+    scheduler = naming.sa_email("training-scheduler", ctx.project_id)
+    for r in graph.of_type("gcp:cloudscheduler/job:Job"):
+        try:
+            body = json.loads(base64.b64decode(r.input("httpTarget.body") or "", validate=True))
+            template = body["template"]
+            key = (template["name"], template["version"])
+        except (binascii.Error, ValueError, KeyError, TypeError):
+            out.append(Violation("schedules-pin-templates", _label(r), "posts no template"))
+            continue
+        entry = catalogue.load().get(key)
+        if entry is None:
+            out.append(Violation("schedules-pin-templates", _label(r),
+                                 f"{key[0]} v{key[1]} is not in the catalogue"))  # fmt: skip
+        elif template.get("ir_sha256") != entry["ir_sha256"]:
+            out.append(Violation("schedules-pin-templates", _label(r),
+                                 f"{key[0]} v{key[1]} is not pinned to its IR digest"))  # fmt: skip
+        identity = r.input("httpTarget.oidcToken.serviceAccountEmail")
+        if identity != scheduler:
+            out.append(Violation("schedules-pin-templates", _label(r),
+                                 f"authenticates as {identity!r}, not {scheduler}"))  # fmt: skip
+    return out
+
+
 RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
     no_basic_roles,
     no_public_access,
@@ -300,6 +333,7 @@ RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
     secrets_stay_secret,
     names_within_limits,
     no_cross_tenant_bindings,
+    schedules_pin_catalogued_templates,
 )
 
 

@@ -14,12 +14,24 @@ from infra.components.tenant import TenantComponent
 from infra.config import Schedule, TenantConfig
 
 
+def pinned_digest(schedule: Schedule) -> str:
+    """The sha256 of the compiled IR of the schedule's template version (the catalogue's)."""
+    from pipelines import catalogue
+
+    return catalogue.load()[(schedule.template.name, schedule.template.version)]["ir_sha256"]
+
+
 def request_body(config: TenantConfig, schedule: Schedule) -> str:
-    """The JSON body a job posts, base64-encoded as Cloud Scheduler requires. Deterministic."""
+    """The JSON body a job posts, base64-encoded as Cloud Scheduler requires. Deterministic.
+    It pins the template version's IR digest, so the app runs exactly the catalogued pipeline."""
     payload = {
         "tenant": config.id,
         "schedule": schedule.name,
-        "template": {"name": schedule.template.name, "version": schedule.template.version},
+        "template": {
+            "name": schedule.template.name,
+            "version": schedule.template.version,
+            "ir_sha256": pinned_digest(schedule),
+        },
         "parameters": schedule.parameters,
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -53,7 +65,8 @@ class Schedules(TenantComponent):
                 region=config.data_region,
                 name=naming.check("scheduler_job", f"{config.id}-{schedule.name}"),
                 description=(
-                    f"{schedule.template.name} v{schedule.template.version} for {config.id}"
+                    f"{schedule.template.name} v{schedule.template.version} "
+                    f"(IR sha256 {pinned_digest(schedule)[:12]}) for {config.id}"
                 ),
                 schedule=schedule.cron,
                 time_zone=schedule.time_zone,

@@ -218,12 +218,13 @@ def test_one_scheduler_job_per_schedule_with_oidc_and_time_zone(graphs, stack_co
         )
         assert token["audience"] == job.input("httpTarget.uri")
         body = json.loads(base64.b64decode(job.input("httpTarget.body")))
-        assert body["template"] == spec["template"]
+        pinned = body["template"].pop("ir_sha256")
+        assert body["template"] == spec["template"] and len(pinned) == 64
         assert body["parameters"] == spec.get("parameters", {})
         # Jobs wait for the token-creator grant, or their first call fails with 401.
         assert graph.named("identities-scheduler-agent-oidc").urn in job.dependencies
-    scoring = jobs["busy-retail-hourly-scoring"]
-    assert scoring.input("httpTarget.uri") == "https://scoring.busy-retail.example.com/hooks/run"
+    check = jobs["busy-retail-hourly-check"]
+    assert check.input("httpTarget.uri") == "https://checks.busy-retail.example.com/hooks/run"
 
 
 def test_serving_endpoints_follow_their_preset(graphs, stack_configs):
@@ -283,7 +284,7 @@ def test_component_outputs_under_pulumi_runtime_test():
                         "name": "nightly",
                         "cron": "0 2 * * *",
                         "time_zone": "Europe/Warsaw",
-                        "template": {"name": "etl", "version": "1.0.0"},
+                        "template": {"name": "quicktest", "version": "1.5.0"},
                     }
                 ],
             }

@@ -26,7 +26,11 @@ BASE = {
     "platform": {"project_id": "b2brecs-platform", "image_tag": "0.1.0"},
     "scheduler_target_url": "https://app.example.com/hook",
 }
-SCHEDULE = {"name": "nightly", "cron": "0 2 * * *", "template": {"name": "etl", "version": "1.0.0"}}
+SCHEDULE = {
+    "name": "nightly",
+    "cron": "0 2 * * *",
+    "template": {"name": "quicktest", "version": "1.5.0"},
+}
 
 
 def tenant(**changes) -> dict:

@@ -151,3 +151,20 @@ def test_corrupt_ir_is_refused(tmp_path):
     bad.write_text(json.dumps({"root": {"dag": {"tasks": 3}}}))
     with pytest.raises(Exception, match="tasks"):
         vertex.load_pipeline_spec(bad)
+
+
+def test_the_catalogue_is_current():
+    """pipelines/catalogue.json is what the registry and the compiled IR say (the golden IR is
+    the compiled IR, by test_ir_matches_golden)."""
+    from pipelines import catalogue
+
+    def golden(template):
+        return json.loads((GOLDEN / f"{template.tag}.json").read_text())
+
+    assert catalogue.render(catalogue.build(golden)) == catalogue.CATALOGUE.read_text(), (
+        "run: python -m pipelines.catalogue"
+    )
+    for (name, version), entry in catalogue.load().items():
+        template = get_template(name, version)
+        assert entry["tag"] == template.tag and entry["images"]
+        assert set(entry["parameters"]["properties"]) == set(template.parameters.model_fields)
