@@ -224,38 +224,58 @@ def _iana_zones() -> frozenset[str]:
     ) | {"UTC"}  # fmt: skip
 
 
-_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12))
-_CRON_DOW = ("day of week", 0, 7)
+_CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_NAMES = {
+    "month": {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"},
+    "day of week": {"sun", "mon", "tue", "wed", "thu", "fri", "sat"},
+}
+# cronsim's messages name the field it refused ("Bad day-of-month").
+_CRONSIM_FIELDS = {"minute": "minute", "hour": "hour", "day-of-month": "day of month",
+                   "month": "month", "day-of-week": "day of week"}  # fmt: skip
 
 
-def _ascii_number(text: str) -> bool:
-    # str.isdigit() accepts '٣' and '³', which int() reads and Cloud Scheduler refuses.
-    return text.isascii() and text.isdigit() and len(text) <= 4
-
-
-def _check_cron_field(text: str, label: str, low: int, high: int) -> None:
-    for part in text.split(","):
-        base, _, step = part.partition("/")
-        if step and (not _ascii_number(step) or int(step) == 0):
-            raise ValueError(f"cron {label}: bad step {step!r}")
-        if base == "*":
-            continue
-        lo, _, hi = base.partition("-")
-        for bound in (lo, hi) if hi else (lo,):
-            if not _ascii_number(bound) or not low <= int(bound) <= high:
-                raise ValueError(f"cron {label}: {bound!r} is outside {low}-{high}")
-        if hi and int(lo) > int(hi):
-            raise ValueError(f"cron {label}: range {base!r} is reversed")
+def _check_cron_syntax(text: str, label: str) -> None:
+    # Cloud Scheduler takes unix-cron: numbers, names of months and days, *, ranges, steps and
+    # lists. cronsim also reads Quartz's L, W, # and ?, and digits of other scripts could reach
+    # int(): both are refused here, naming the field.
+    names = _CRON_NAMES.get(label, set())
+    words = re.findall(r"[A-Za-z]+", text)
+    if (
+        not text.isascii()
+        or not re.fullmatch(r"[0-9A-Za-z*,/-]+", text)
+        or any(w.lower() not in names for w in words)
+    ):
+        allowed = "numbers, names, " if names else "numbers, "
+        raise ValueError(f"cron {label}: {text!r} is not unix-cron ({allowed}*, ranges, steps, "
+                         "lists)")  # fmt: skip
 
 
 def validate_cron(expr: str) -> str:
-    """Validate a five-field unix cron expression (numeric fields, ``*``, ranges, steps, lists)."""
+    """A five-field unix-cron expression, as Cloud Scheduler reads it; parsed by cronsim (a
+    maintained cron library), which also refuses out-of-range values and dates that never come
+    (`0 0 31 2 *`). Errors name the field."""
+    import datetime as dt
+
+    import cronsim
+
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"cron {expr!r} must have 5 fields, has {len(fields)}")
-    for text, (label, low, high) in zip(fields, (*_CRON_RANGES, _CRON_DOW), strict=True):
-        _check_cron_field(text, label, low, high)
-    return " ".join(fields)
+    for text, label in zip(fields, _CRON_FIELDS, strict=True):
+        _check_cron_syntax(text, label)
+    canonical = " ".join(fields)
+    try:
+        next(cronsim.CronSim(canonical, dt.datetime(2000, 1, 1)))
+    except cronsim.CronSimError as exc:
+        raw = str(exc).removeprefix("Bad ").strip()
+        label = _CRONSIM_FIELDS.get(raw)
+        if label is None:
+            raise ValueError(f"cron {expr!r}: {exc}") from None
+        text = fields[_CRON_FIELDS.index(label)]
+        raise ValueError(f"cron {label}: {text!r} is out of range or malformed") from None
+    except StopIteration:
+        raise ValueError(f"cron {expr!r} never fires") from None
+    return canonical
 
 
 class Schedule(_Model):
