@@ -181,6 +181,28 @@ class RetentionDays(_Model):
     """Counted from a model version's retirement (its objects' customTime), not its creation."""
 
 
+class BudgetConfig(_Model):
+    """The tenant's monthly billing budget: GPU training is where a tenant's cost runs away."""
+
+    amount: int = Field(ge=1, le=10**9)
+    """Whole units of `currency` per calendar month."""
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    """ISO 4217; must be the billing account's currency."""
+    thresholds: list[float] = Field(default_factory=lambda: [0.5, 0.9, 1.0], min_length=1,
+                                    max_length=10)  # fmt: skip
+    """Fractions of the amount at which the contact is alerted (1.0 = the whole budget)."""
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: list[float]) -> list[float]:
+        for index, item in enumerate(value):
+            if not math.isfinite(item) or not 0 < item <= 10:
+                raise ValueError(f"[{index}] {item} is not a fraction in (0, 10]")
+        if value != sorted(set(value)):
+            raise ValueError("thresholds must be increasing, without repeats")
+        return value
+
+
 class MlflowConfig(_Model):
     """Sizing of the MLflow tracking server (Cloud Run) and its database (Cloud SQL)."""
 
@@ -365,6 +387,8 @@ class TenantConfig(_Model):
     gpu: GpuConfig = Field(default_factory=GpuConfig)
     retention_days: RetentionDays = Field(default_factory=RetentionDays)
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
+    budget: BudgetConfig
+    """Required: every tenant has a budget, alerting `contact_email`."""
     platform: PlatformRef
     scheduler_target_url: HttpsUrl | None = None
     schedules: list[Schedule] = Field(default_factory=list)

@@ -79,6 +79,14 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "template.containers.0.image",
     ),
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": ("name", "role", "member"),
+    "gcp:billing/budget:Budget": (
+        "displayName",
+        "amount.specifiedAmount.units=amount",
+        "amount.specifiedAmount.currencyCode=currency",
+        "thresholdRules=thresholds",
+        "budgetFilter.projects=projects",
+    ),
+    "gcp:monitoring/notificationChannel:NotificationChannel": ("type", "labels.email_address"),
     "gcp:cloudscheduler/job:Job": (
         "name",
         "description",
@@ -101,6 +109,8 @@ def _scalar(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, dict) and len(value) == 1:
+        return _scalar(next(iter(value.values())))
     if isinstance(value, list):
         return " ".join(_scalar(v) for v in value)
     return str(value)

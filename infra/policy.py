@@ -40,6 +40,9 @@ NAMED_INPUTS: dict[str, tuple[str, str]] = {
     "gcp:sql/databaseInstance:DatabaseInstance": ("name", "sql_instance"),
 }
 
+# Types whose `labels` input is not Google's resource labels (a channel's address lives there).
+NOT_RESOURCE_LABELS = frozenset({"gcp:monitoring/notificationChannel:NotificationChannel"})
+
 _SA_EMAIL = re.compile(r"([a-z][a-z0-9-]{4,28}[a-z0-9])@([a-z][a-z0-9-]{4,28}[a-z0-9])\.iam\.")
 _AGENT = re.compile(r"service-(\d+)@")
 _PROJECT_PATH = re.compile(r"projects/([a-z][a-z0-9-]{4,28}[a-z0-9])(/|$)")
@@ -238,6 +241,8 @@ def names_within_limits(graph: Graph, ctx: PolicyContext) -> list[Violation]:
             key, rule = NAMED_INPUTS[r.type]
             checks.append((rule, r.input(key)))
         for labels_key in ("labels", "settings.userLabels"):
+            if r.type in NOT_RESOURCE_LABELS and labels_key == "labels":
+                continue
             for key, value in (r.input(labels_key) or {}).items():
                 checks += [("label_key", key), ("label_value", value)]
         for rule, value in checks:
@@ -325,6 +330,32 @@ def schedules_pin_catalogued_templates(graph: Graph, ctx: PolicyContext) -> list
     return out
 
 
+def every_tenant_has_a_budget(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """A tenant stack declares a billing budget over its own project, with at least one alert
+    threshold and a notification channel (GPU training is where a tenant's cost runs away)."""
+    if not ctx.tenant_scoped:
+        return []
+    projects = graph.of_type("gcp:organizations/project:Project")
+    numbers = {f"projects/{p.outputs.get('number')}" for p in projects if p.outputs.get("number")}
+    for r in graph.of_type("gcp:billing/budget:Budget"):
+        scoped = r.input("budgetFilter.projects") or []
+        if (
+            scoped
+            and set(scoped) <= numbers
+            and r.input("thresholdRules")
+            and r.input("allUpdatesRule.monitoringNotificationChannels")
+        ):
+            return []
+    return [
+        Violation(
+            "tenant-budget",
+            graph.stack,
+            "no billing budget over the tenant's project with alert thresholds and a "
+            "notification channel",
+        )
+    ]
+
+
 RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
     no_basic_roles,
     no_public_access,
@@ -334,6 +365,7 @@ RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
     names_within_limits,
     no_cross_tenant_bindings,
     schedules_pin_catalogued_templates,
+    every_tenant_has_a_budget,
 )
 
 

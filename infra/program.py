@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from infra.components.budget import TenantBudget
 from infra.components.gpu_quota import GpuQuota
 from infra.components.identities import Identities
 from infra.components.mlflow import MlflowService
@@ -57,6 +58,13 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
     # Each component waits only for the APIs it calls.
     needs = project.needs
     pid = project.project_id
+    TenantBudget(
+        "budget",
+        config=config,
+        project_id=pid,
+        project_number=project.number,
+        depends_on=needs("monitoring"),
+    )
     ids = Identities(
         "identities", project_id=pid, project_number=project.number, depends_on=needs("iam")
     )

@@ -18,6 +18,7 @@ TENANT_APIS: tuple[str, ...] = (
     "dataflow.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",
+    "monitoring.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "sqladmin.googleapis.com",

@@ -32,6 +32,7 @@ def test_every_component_is_a_typed_component_resource(graphs):
     assert tokens == sorted(
         f"b2brecs:tenant:{kind}"
         for kind in (
+            "Budget",
             "GpuQuota",
             "Identities",
             "MlflowService",
@@ -277,6 +278,7 @@ def test_component_outputs_under_pulumi_runtime_test():
                 "id": "acme",
                 "org_id": "123456789012",
                 "billing_account": "01A2B3-C4D5E6-F7A8B9",
+                "budget": {"amount": 100},
                 "platform": {"project_id": "b2brecs-platform", "image_tag": "0.1.0"},
                 "scheduler_target_url": "https://app.example.com/hook",
                 "schedules": [

@@ -23,6 +23,7 @@ BASE = {
     "id": "acme",
     "org_id": "123456789012",
     "billing_account": "01A2B3-C4D5E6-F7A8B9",
+    "budget": {"amount": 100},
     "platform": {"project_id": "b2brecs-platform", "image_tag": "0.1.0"},
     "scheduler_target_url": "https://app.example.com/hook",
 }

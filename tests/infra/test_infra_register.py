@@ -79,7 +79,7 @@ def test_a_project_id_google_refuses_is_refused():
 
         tenant_from_stack_config(
             {TENANT_KEY: {"id": "shop", "project_id": "google-shop", "org_id": "123456789012",
-                          "billing_account": "01A2B3-C4D5E6-F7A8B9",
+                          "billing_account": "01A2B3-C4D5E6-F7A8B9", "budget": {"amount": 100},
                           "platform": {"project_id": "b2brecs-platform", "image_tag": "0.1.0"}}}
         )  # fmt: skip
 
