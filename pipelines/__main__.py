@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("name", nargs="?")
     comp.add_argument("--all", action="store_true")
     comp.add_argument("--version")
-    comp.add_argument("--image", default=vertex.DEFAULT_IMAGE)
+    comp.add_argument("--image", help="trainer image (default: this release's platform image)")
     comp.add_argument("--out", type=Path, default=Path("build/pipelines"))
     run = sub.add_parser(
         "run", help="check, render and run a template locally (pipelines.own_data)"

@@ -14,19 +14,27 @@ from typing import Any
 
 from pipelines.template import PipelineTemplate
 
-DEFAULT_IMAGE = "europe-central2-docker.pkg.dev/PLATFORM_PROJECT/images/tfx-trainer:0.1.0"
+TRAINER_IMAGE = "tfx-trainer"
+
+
+def default_image() -> str:
+    """The platform's trainer image of this release (`pipelines.release`)."""
+    from pipelines import release
+
+    return release.image(TRAINER_IMAGE)
 
 
 def compile_template(
     template: PipelineTemplate,
     *,
-    image: str = DEFAULT_IMAGE,
+    image: str | None = None,
     pipeline_root: str = "gs://PIPELINE_ROOT",
     defaults: dict[str, Any] | None = None,
 ) -> dict:
     """The template's PipelineSpec as a dict (the IR the KFP registry stores)."""
     from tfx import v1 as tfx
 
+    image = image or default_image()
     if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1]:
         raise ValueError(f"image {image!r} must carry an explicit version tag, never :latest")
     defaults = dict(defaults or {})

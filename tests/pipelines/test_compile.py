@@ -121,7 +121,7 @@ def test_dataflow_and_the_gpu_worker_pool_are_typed_inputs_of_their_stages(compi
     assert inputs["beam_runner"].default_value.string_value == "DirectRunner"
     assert inputs["accelerator_count"].default_value.number_value == 0
     # The workers and the custom job default to the image the template was compiled for.
-    assert inputs["worker_image"].default_value.string_value == vertex.DEFAULT_IMAGE
+    assert inputs["worker_image"].default_value.string_value == vertex.default_image()
     tasks = spec.root.dag.tasks
     for stage in ("StatisticsGen", "Transform"):
         bound = tasks[stage].inputs.parameters
