@@ -4,13 +4,15 @@ NOX := $(TOOLS)/bin/nox
 TENANT ?= small
 FORMAT ?= table
 
-.PHONY: demo test lint plan compile lock clean help run import
+.PHONY: demo test lint plan compile publish catalogue lock clean help run import
 
 help:
 	@echo "make demo            run the local demo on the embedded defaults"
 	@echo "make test            lint, then the whole test suite"
 	@echo "make plan TENANT=x   offline infra plan of a tenant (FORMAT=json for JSON only)"
 	@echo "make compile         compile every pipeline template to KFP v2 IR under build/"
+	@echo "make catalogue       regenerate pipelines/catalogue.json from the template registry"
+	@echo "make publish [DRY_RUN=1]   publish every template version to the platform's KFP repository"
 	@echo "make import DATA=files-or-folder WAREHOUSE=dir   Parquet/CSV files as warehouse tables"
 	@echo "make run CONFIGS=dir WAREHOUSE=dir [TEMPLATE=quicktest] [OUT=out/run] [PARAMS="k=v ..."]   run a template"
 
@@ -42,6 +44,12 @@ import: $(NOX)
 
 compile: $(NOX)
 	$(NOX) --non-interactive -s compile
+
+publish: $(NOX)
+	$(NOX) --non-interactive -s publish -- $(if $(DRY_RUN),--dry-run,)
+
+catalogue: $(NOX)
+	$(NOX) --non-interactive -s catalogue
 
 lock: $(NOX)
 	$(NOX) --non-interactive -s lock

@@ -120,6 +120,21 @@ def compile(session: nox.Session) -> None:
 
 
 @nox.session
+def publish(session: nox.Session) -> None:
+    """Publish every template version to the platform's KFP repository (`make publish`;
+    `make publish DRY_RUN=1`, i.e. `nox -s publish -- --dry-run`, prints the plan only)."""
+    env = stack(session)
+    python(session, "-m", "pipelines.publish", *session.posargs, env=env)
+
+
+@nox.session
+def catalogue(session: nox.Session) -> None:
+    """Regenerate pipelines/catalogue.json from the registry (compiles every template)."""
+    env = stack(session)
+    python(session, "-m", "pipelines.catalogue", *session.posargs, env=env)
+
+
+@nox.session
 def lock(session: nox.Session) -> None:
     """Re-resolve requirements.in into requirements.lock (Python 3.10, manylinux x86_64)."""
     session.run(_uv(), "pip", "compile", "requirements.in", "-o", "requirements.lock",
