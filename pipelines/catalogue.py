@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 CATALOGUE = Path(__file__).resolve().parent / "catalogue.json"
+IR_DIR = Path(__file__).resolve().parent / "ir"
+"""The compiled IR of every catalogued version, `<tag>.json` (`vertex.write_ir`'s layout)."""
 
 
 def ir_digest(spec: dict) -> str:
@@ -69,6 +71,16 @@ def load() -> dict[tuple[str, str], dict[str, Any]]:
     return {(t["name"], t["version"]): t for t in data["templates"]}
 
 
+def ir(name: str, version: str) -> dict:
+    """The catalogued IR of a template version (what is published under its digest)."""
+    return json.loads((IR_DIR / f"{name}-v{version}.json").read_text())
+
+
+def stored_ir(template) -> dict:
+    """The stored IR of a `PipelineTemplate` (tests use it instead of compiling again)."""
+    return ir(template.name, template.version)
+
+
 def versions_of(name: str) -> list[str]:
     return sorted(
         (v for n, v in load() if n == name), key=lambda v: tuple(int(p) for p in v.split("."))
@@ -85,14 +97,24 @@ def main(argv: list[str] | None = None) -> int:
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.ERROR)
-    text = render(build())
+    from pipelines import registry, vertex
+
+    files = {}
+    specs = {}
+    for template in registry.all_templates():
+        specs[template.tag] = vertex.compile_template(template)
+        files[IR_DIR / f"{template.tag}.json"] = json.dumps(specs[template.tag], indent=2,
+                                                            sort_keys=True) + "\n"  # fmt: skip
+    files[CATALOGUE] = render(build(lambda t: specs[t.tag]))
+    stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
     if args.check:
-        if CATALOGUE.read_text() != text:
-            print(f"out of date: {CATALOGUE} (run python -m pipelines catalogue)", file=sys.stderr)
-            return 1
-        return 0
-    CATALOGUE.write_text(text)
-    print(f"wrote {CATALOGUE}")
+        for path in stale:
+            print(f"out of date: {path} (run python -m pipelines.catalogue)", file=sys.stderr)
+        return 1 if stale else 0
+    IR_DIR.mkdir(exist_ok=True)
+    for path in stale:
+        path.write_text(files[path])
+        print(f"wrote {path}")
     return 0
 
 

@@ -12,12 +12,8 @@ from kfp.registry import ApiAuth, RegistryClient
 from pipelines import catalogue, publish
 from tests.kfp_registry import TOKEN, kfp_registry
 
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def golden(template) -> dict:
-    # The compiled IR, by test_compile's golden test, without compiling again.
-    return json.loads((GOLDEN / f"{template.tag}.json").read_text())
+# The compiled IR (test_compile checks the stored IR is), without compiling again.
+golden = catalogue.stored_ir
 
 
 @pytest.fixture
