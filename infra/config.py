@@ -310,6 +310,11 @@ class Schedule(_Model):
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     target_url: HttpsUrl | None = None
     """Webhook the job calls; defaults to the tenant's ``scheduler_target_url``."""
+    runner: Literal["app", "vertex"] = "app"
+    """``app``: a Cloud Scheduler job calls the app's webhook, which renders and submits the run
+    (the seeds' flow). ``vertex``: a Vertex AI pipeline schedule runs the tenant's pinned
+    template directly as ``pipelines-runner``; its parameters must then give every input the
+    template requires beyond the tenant's defaults (the query and the module paths)."""
 
     @field_validator("cron")
     @classmethod
@@ -330,7 +335,8 @@ class Schedule(_Model):
         # A template version of the catalogue, with parameters its schema and limits accept.
         from infra.templates import problems
 
-        found = problems(self.template.name, self.template.version, self.parameters)
+        found = problems(self.template.name, self.template.version, self.parameters,
+                         runs_alone=self.runner == "vertex")  # fmt: skip
         if found:
             field, why = found[0]
             raise _field_error(field, why)
@@ -424,10 +430,24 @@ class TenantConfig(_Model):
                     raise _field_error(f"{field}[{index}].name", f"duplicate name {item.name!r}")
                 seen.add(item.name)
         for index, schedule in enumerate(self.schedules):
-            if schedule.target_url is None and self.scheduler_target_url is None:
+            if (
+                schedule.runner == "app"
+                and schedule.target_url is None
+                and self.scheduler_target_url is None
+            ):
                 raise _field_error(
                     f"schedules[{index}].target_url",
                     "set target_url or the tenant's scheduler_target_url",
+                )
+        majors: dict[tuple[str, str], str] = {}
+        for index, schedule in enumerate(self.schedules):
+            ref = schedule.template
+            other = majors.setdefault((ref.name, ref.version.split(".")[0]), ref.version)
+            if other != ref.version:
+                raise _field_error(
+                    f"schedules[{index}].template.version",
+                    f"{ref.name} {ref.version} beside {other}: the tenant pins one version per "
+                    "major version of a template",
                 )
         # Derived names must fit Google's limits; check them here, before any resource exists.
         naming.check("project_id", self.gcp_project_id)

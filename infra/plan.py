@@ -87,6 +87,17 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "budgetFilter.projects=projects",
     ),
     "gcp:monitoring/notificationChannel:NotificationChannel": ("type", "labels.email_address"),
+    # Dynamic resources (infra.components.pipelines) carry their kind as an input.
+    "pulumi-python:dynamic:Resource": (
+        "kind",
+        "package",
+        "tag",
+        "base_sha256",
+        "sha256",
+        "body.cron=cron",
+        "body.createPipelineJobRequest.pipelineJob.templateUri=templateUri",
+        "body.createPipelineJobRequest.pipelineJob.serviceAccount=serviceAccount",
+    ),
     "gcp:cloudscheduler/job:Job": (
         "name",
         "description",

@@ -327,6 +327,37 @@ def schedules_pin_catalogued_templates(graph: Graph, ctx: PolicyContext) -> list
         if identity != scheduler:
             out.append(Violation("schedules-pin-templates", _label(r),
                                  f"authenticates as {identity!r}, not {scheduler}"))  # fmt: skip
+    return out + _vertex_schedules_pin(graph, ctx)
+
+
+def _vertex_schedules_pin(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """A tenant's pinned pipeline derives from a catalogued version; a Vertex AI schedule runs
+    one of the tenant's pinned pipelines, by digest, as the tenant's `pipelines-runner`."""
+    from infra.components.pipelines import PINNED_KIND, SCHEDULE_KIND
+    from pipelines import catalogue
+
+    out = []
+    dynamic = graph.of_type("pulumi-python:dynamic:Resource")
+    pinned = set()
+    for r in (r for r in dynamic if r.input("kind") == PINNED_KIND):
+        key = (r.input("package"), str(r.input("tag")).removeprefix("v"))
+        entry = catalogue.load().get(key)
+        if entry is None or entry["ir_sha256"] != r.input("base_sha256"):
+            out.append(Violation("schedules-pin-templates", _label(r),
+                                 f"{key[0]} v{key[1]} does not derive from a catalogued "
+                                 "version's IR"))  # fmt: skip
+            continue
+        pinned.add(f"{r.input('host')}/{key[0]}/sha256:{r.input('sha256')}")
+    runner = naming.sa_email("pipelines-runner", ctx.project_id)
+    for r in (r for r in dynamic if r.input("kind") == SCHEDULE_KIND):
+        job = r.input("body.createPipelineJobRequest.pipelineJob") or {}
+        if job.get("templateUri") not in pinned:
+            out.append(Violation("schedules-pin-templates", _label(r),
+                                 f"runs {job.get('templateUri')!r}, not one of the tenant's "
+                                 "pinned pipelines"))  # fmt: skip
+        if job.get("serviceAccount") != runner:
+            out.append(Violation("schedules-pin-templates", _label(r),
+                                 f"runs as {job.get('serviceAccount')!r}, not {runner}"))  # fmt: skip
     return out
 
 

@@ -14,6 +14,7 @@ from infra.components.budget import TenantBudget
 from infra.components.gpu_quota import GpuQuota
 from infra.components.identities import Identities
 from infra.components.mlflow import MlflowService
+from infra.components.pipelines import TenantPipelines
 from infra.components.platform import Platform
 from infra.components.project import TenantProject
 from infra.components.registry import Registry
@@ -71,7 +72,7 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
     storage = Storage(
         "storage", config=config, project_id=pid, identities=ids, depends_on=needs("storage")
     )
-    Registry(
+    registry = Registry(
         "registry",
         config=config,
         project_id=pid,
@@ -98,6 +99,13 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
         artifact_bucket=storage.buckets["mlflow"],
         db_password=secrets.mlflow_db_password,
         depends_on=needs("sqladmin", "secretmanager", "run"),
+    )
+    TenantPipelines(
+        "pipelines",
+        config=config,
+        identities=ids,
+        mlflow_url=mlflow.service.uri,
+        depends_on=[*needs("aiplatform"), registry.repositories["kfp-templates"]],
     )
     tfdv = TfdvParser(
         "tfdv", config=config, project_id=pid, identities=ids, depends_on=needs("run")

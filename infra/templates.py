@@ -14,10 +14,21 @@ import jsonschema
 
 from pipelines import catalogue
 
+# Inputs the tenant's pinned pipeline sets from the tenant's infrastructure
+# (`infra.components.pipelines.tenant_defaults`): a schedule need not give them.
+TENANT_DEFAULTS = frozenset({
+    "project", "dataflow_region", "dataflow_temp_location", "dataflow_service_account",
+    "training_region", "training_service_account", "accelerator_type", "accelerator_count",
+    "worker_image", "warehouse_uri", "mlflow_tracking_uri", "models_dir", "deploy_region",
+})  # fmt: skip
 
-def problems(name: str, version: str, parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
+
+def problems(
+    name: str, version: str, parameters: Mapping[str, Any], *, runs_alone: bool = False
+) -> list[tuple[str, str]]:
     """(field, why) per problem, fields relative to the schedule (`template.version`,
-    `parameters.epochs`); empty when the schedule is runnable."""
+    `parameters.epochs`); empty when the schedule is runnable. `runs_alone`: nothing fills in
+    the run's inputs (a Vertex AI schedule), so every required input must be given."""
     entry = catalogue.load().get((name, version))
     if entry is None:
         known = catalogue.versions_of(name)
@@ -42,4 +53,9 @@ def problems(name: str, version: str, parameters: Mapping[str, Any]) -> list[tup
             out.append(
                 (f"parameters.{key}", f"{value} is outside {entry['tag']}'s limits {low}-{high}")
             )
+    if runs_alone:
+        for key in schema.get("required", []):
+            if key not in parameters and key not in TENANT_DEFAULTS:
+                out.append((f"parameters.{key}",
+                            f"required by {entry['tag']} when runner is vertex"))  # fmt: skip
     return out

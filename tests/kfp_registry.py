@@ -1,6 +1,6 @@
 """A KFP template registry on 127.0.0.1 speaking the part of Artifact Registry's API that kfp's
 `RegistryClient` uses: upload (multipart, answered `<package>/sha256:<digest>`), get, list and
-download by tag or version. Publishing tests run the real client against it.
+download by tag or version, delete a tag. Publishing tests run the real client against it.
 
 The client reaches it through a context file shaped like kfp's own Artifact Registry context
 (`kfp/registry/context/kfp_pkg_dev.json`), with Google's API root replaced by this server's: the
@@ -118,6 +118,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if version in entry["versions"]:
                 return self._reply(200, entry["versions"][version], "application/x-yaml")
         self._reply(404, {"error": {"message": f"no route {path}"}})
+
+    def do_DELETE(self):  # noqa: N802 (http.server API)
+        if not self._authorized():
+            return
+        location, project, repo = self.prefix.strip("/").split("/")
+        api = API.format(project_id=project, location=location, repo_id=repo)
+        match = re.fullmatch(re.escape(api) + r"/([^/]+)/tags/([^/]+)", self.path.split("?")[0])
+        entry = self.state.packages.get(match.group(1)) if match else None
+        if entry is None or match.group(2) not in entry["tags"]:
+            return self._reply(404, {"error": {"message": f"no route {self.path}"}})
+        del entry["tags"][match.group(2)]
+        self._reply(200, {})
 
 
 def context_file(folder: Path, port: int) -> Path:

@@ -58,6 +58,8 @@ class Schedules(TenantComponent):
         needs = [*depends_on, identities.scheduler_token_binding]
         self.jobs = {}
         for schedule in config.schedules:
+            if schedule.runner != "app":
+                continue  # a Vertex AI schedule (infra.components.pipelines)
             target = config.target_of(schedule)
             self.jobs[schedule.name] = gcp.cloudscheduler.Job(
                 f"{name}-{schedule.name}",

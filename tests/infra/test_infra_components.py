@@ -41,6 +41,7 @@ def test_every_component_is_a_typed_component_resource(graphs):
             "Secrets",
             "ServingEndpoints",
             "Storage",
+            "TenantPipelines",
             "TenantProject",
             "TfdvParser",
             "Warehouse",
