@@ -4,7 +4,7 @@ NOX := $(TOOLS)/bin/nox
 TENANT ?= small
 FORMAT ?= table
 
-.PHONY: demo test lint plan compile publish catalogue lock clean help run import
+.PHONY: demo test lint plan compile publish catalogue images lock clean help run import
 
 help:
 	@echo "make demo            run the local demo on the embedded defaults"
@@ -12,6 +12,7 @@ help:
 	@echo "make plan TENANT=x   offline infra plan of a tenant (FORMAT=json for JSON only)"
 	@echo "make compile         compile every pipeline template to KFP v2 IR under build/"
 	@echo "make catalogue       regenerate pipelines/catalogue.json from the template registry"
+	@echo "make images [DRY_RUN=1] [PUSH=1]   build the platform images, tagged <release> and <release>-<git sha>"
 	@echo "make publish [DRY_RUN=1]   publish every template version to the platform's KFP repository"
 	@echo "make import DATA=files-or-folder WAREHOUSE=dir   Parquet/CSV files as warehouse tables"
 	@echo "make run CONFIGS=dir WAREHOUSE=dir [TEMPLATE=quicktest] [OUT=out/run] [PARAMS="k=v ..."]   run a template"
@@ -47,6 +48,9 @@ compile: $(NOX)
 
 publish: $(NOX)
 	$(NOX) --non-interactive -s publish -- $(if $(DRY_RUN),--dry-run,)
+
+images: $(NOX)
+	$(NOX) --non-interactive -s images -- $(if $(DRY_RUN),--dry-run,) $(if $(PUSH),--push,)
 
 catalogue: $(NOX)
 	$(NOX) --non-interactive -s catalogue

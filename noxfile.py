@@ -128,6 +128,13 @@ def publish(session: nox.Session) -> None:
 
 
 @nox.session
+def images(session: nox.Session) -> None:
+    """Build (and with `-- --push`, push) every platform image (`make images [DRY_RUN=1]`)."""
+    env = stack(session)
+    python(session, "-m", "pipelines.images", *session.posargs, env=env)
+
+
+@nox.session
 def catalogue(session: nox.Session) -> None:
     """Regenerate pipelines/catalogue.json from the registry (compiles every template)."""
     env = stack(session)

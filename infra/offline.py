@@ -8,6 +8,7 @@ and inputs only, so the same program always yields the same graph.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -206,6 +207,14 @@ def evaluate(
     """
     flat, secret_keys = flatten_stack_config(config or {})
     set_all_config(flat, secret_keys)
+    # Pulumi's runtime takes the thread's current event loop; one closed by an earlier user of
+    # asyncio in the same process (an aiohttp test server) would leave it none.
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
     monitor = _RecordingMonitor(DeterministicMocks())
     # A fresh root stack resource per run; otherwise resources would parent to the last stack.
     settings.ROOT.set(None)

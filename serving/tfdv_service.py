@@ -1,6 +1,10 @@
 """The TFDV parser service: a pipeline run's statistics and schema, as JSON and as HTML, for the app.
 
-    python -m serving.tfdv_service --artifact-root ROOT [--host 127.0.0.1] [--port 8080]
+    python -m serving.tfdv_service --artifact-root ROOT [--artifact-root ROOT ...]
+                                   [--host 127.0.0.1] [--port 8080]
+
+The roots default to `ARTIFACT_ROOTS` (comma-separated), as the container's environment sets
+them: the tenant's quick-test and training buckets, which hold the runs' pipeline roots.
 
 Routes:
 
@@ -9,7 +13,7 @@ Routes:
     POST /v1/statistics:html   {"statistics_uri": ..., "split": ...}  -> TFDV's HTML view
     GET  /healthz              liveness
 
-It reads only artifacts under `--artifact-root` (the tenant's training-artifacts bucket in the
+It reads only artifacts under its roots (the tenant's quick-test and training buckets in the
 cloud, a run folder here): any other URI is answered 403. In the cloud it runs as the private
 Cloud Run service `tfdv-parser` (infra), invoked by the app's identity only. Errors are
 `{"error": ...}`: 400 for a bad request, 403 outside the root, 404 for a missing artifact or
@@ -30,7 +34,7 @@ from serving.statistics import ArtifactError, describe, statistics_html
 
 log = logging.getLogger("serving.tfdv")
 
-ROOT = web.AppKey("artifact_root", str)
+ROOT = web.AppKey("artifact_roots", tuple)
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -66,7 +70,11 @@ async def _request(request: web.Request, required: tuple[str, ...]) -> dict[str,
         value = body.get(key)
         if value is not None and not isinstance(value, str):
             raise _bad(f"{key!r} must be a string")
-        if value and key.endswith("_uri") and not _inside(value, request.app[ROOT]):
+        if (
+            value
+            and key.endswith("_uri")
+            and not any(_inside(value, root) for root in request.app[ROOT])
+        ):
             raise web.HTTPForbidden(
                 text=json.dumps({"error": f"{key} {value!r} is outside the artifact root"}),
                 content_type="application/json",
@@ -110,12 +118,13 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def make_app(artifact_root: str) -> web.Application:
-    """The service's aiohttp application, reading artifacts under `artifact_root` only."""
-    if not artifact_root:
-        raise ValueError("artifact_root is required: the service reads nothing outside it")
+def make_app(*artifact_roots: str) -> web.Application:
+    """The service's aiohttp application, reading artifacts under `artifact_roots` only."""
+    roots = tuple(root for root in artifact_roots if root)
+    if not roots:
+        raise ValueError("an artifact root is required: the service reads nothing outside them")
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[ROOT] = artifact_root
+    app[ROOT] = roots
     app.router.add_post("/v1/statistics", _statistics)
     app.router.add_post("/v1/statistics:html", _statistics_html)
     app.router.add_get("/healthz", _healthz)
@@ -124,12 +133,18 @@ def make_app(artifact_root: str) -> web.Application:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifact-root", required=True, help="local folder or gs://bucket/prefix")
+    default_roots = [r for r in os.environ.get("ARTIFACT_ROOTS", "").split(",") if r]
+    parser.add_argument("--artifact-root", action="append", dest="roots",
+                        help="local folder or gs://bucket/prefix (repeatable; default: "
+                             "$ARTIFACT_ROOTS)")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     args = parser.parse_args(argv)
+    roots = args.roots or default_roots
+    if not roots:
+        parser.error("--artifact-root (or ARTIFACT_ROOTS) is required")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    web.run_app(make_app(args.artifact_root), host=args.host, port=args.port)
+    web.run_app(make_app(*roots), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ def tenant_defaults(config: TenantConfig, mlflow_url: str) -> dict[str, Any]:
     if config.gpu.count:
         values["accelerator_type"] = config.gpu.type
         values["accelerator_count"] = config.gpu.count
+        values["worker_image"] = shared_image(config, f"{TRAINER_IMAGE}-gpu")
     return values
 
 

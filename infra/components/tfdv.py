@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pulumi
 
-from infra.components.cloudrun import private_service
+from infra import naming
+from infra.components.cloudrun import private_service, run
 from infra.components.identities import Identities
 from infra.components.registry import shared_image
+from infra.components.storage import BUCKETS
 from infra.components.tenant import TenantComponent
 from infra.config import TenantConfig
 
@@ -38,6 +40,16 @@ class TfdvParser(TenantComponent):
             max_instances=3,
             labels=config.all_labels(),
             invokers=[identities.member("app")],
+            # The runs' pipeline roots: the only artifacts the service may read.
+            envs=[
+                run.ServiceTemplateContainerEnvArgs(
+                    name="ARTIFACT_ROOTS",
+                    value=",".join(
+                        f"gs://{naming.bucket(config.gcp_project_id, BUCKETS[k][0])}/"
+                        for k in ("quicktest", "training")
+                    ),  # fmt: skip
+                )
+            ],
             parent=self,
             depends_on=depends_on,
         )

@@ -5,6 +5,8 @@
 # registered version from GCS with google-cloud-storage, pinned as in requirements.lock.
 FROM tensorflow/serving:2.16.1
 
+# Ubuntu's point releases replace exact package versions; the base image's tag pins the distro.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-pip \
     && rm -rf /var/lib/apt/lists/* \

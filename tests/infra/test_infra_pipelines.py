@@ -43,8 +43,9 @@ def test_each_scheduled_version_is_pinned_with_the_tenants_defaults(tenant, grap
         assert inputs["dataflow_service_account"]["defaultValue"] == (
             f"pipelines-runner@{config.gcp_project_id}.iam.gserviceaccount.com"
         )
+        image = "tfx-trainer-gpu" if config.gpu.count else "tfx-trainer"
         assert inputs["worker_image"]["defaultValue"].endswith(
-            f"/tfx-trainer:{config.platform.image_tag}"
+            f"/{image}:{config.platform.image_tag}"
         )
         assert inputs["mlflow_tracking_uri"]["defaultValue"].startswith("https://mlflow-server-")
         # Only the defaults differ from the catalogued IR.
