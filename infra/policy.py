@@ -370,9 +370,10 @@ def every_tenant_has_a_budget(graph: Graph, ctx: PolicyContext) -> list[Violatio
     numbers = {f"projects/{p.outputs.get('number')}" for p in projects if p.outputs.get("number")}
     for r in graph.of_type("gcp:billing/budget:Budget"):
         scoped = r.input("budgetFilter.projects") or []
+        # A preview of a new project does not know its number yet: any project filter then.
         if (
             scoped
-            and set(scoped) <= numbers
+            and (set(scoped) <= numbers or not numbers)
             and r.input("thresholdRules")
             and r.input("allUpdatesRule.monitoringNotificationChannels")
         ):
