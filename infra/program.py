@@ -22,6 +22,7 @@ from infra.components.schedules import Schedules
 from infra.components.secrets import Secrets
 from infra.components.serving import ServingEndpoints
 from infra.components.storage import Storage
+from infra.components.tenant import TenantContext
 from infra.components.tfdv import TfdvParser
 from infra.components.warehouse import Warehouse
 from infra.config import (
@@ -59,30 +60,15 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
     # Each component waits only for the APIs it calls.
     needs = project.needs
     pid = project.project_id
-    TenantBudget(
-        "budget",
-        config=config,
-        project_id=pid,
-        project_number=project.number,
-        depends_on=needs("monitoring"),
-    )
     ids = Identities(
         "identities", project_id=pid, project_number=project.number, depends_on=needs("iam")
     )
-    storage = Storage(
-        "storage", config=config, project_id=pid, identities=ids, depends_on=needs("storage")
-    )
-    registry = Registry(
-        "registry",
-        config=config,
-        project_id=pid,
-        identities=ids,
-        depends_on=needs("artifactregistry"),
-    )
-    GpuQuota("gpu-quota", config=config, project_id=pid, depends_on=needs("cloudquotas"))
-    Warehouse(
-        "warehouse", config=config, project_id=pid, identities=ids, depends_on=needs("bigquery")
-    )
+    ctx = TenantContext(config, pid, project.number, ids, needs)
+    TenantBudget("budget", ctx)
+    storage = Storage("storage", ctx)
+    registry = Registry("registry", ctx)
+    GpuQuota("gpu-quota", ctx)
+    Warehouse("warehouse", ctx)
     Secrets(
         "secrets",
         config=config,
@@ -107,23 +93,9 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
         mlflow_url=mlflow.service.uri,
         depends_on=[*needs("aiplatform"), registry.repositories["kfp-templates"]],
     )
-    tfdv = TfdvParser(
-        "tfdv", config=config, project_id=pid, identities=ids, depends_on=needs("run")
-    )
-    Schedules(
-        "schedules",
-        config=config,
-        project_id=pid,
-        identities=ids,
-        depends_on=needs("cloudscheduler"),
-    )
-    serving = ServingEndpoints(
-        "serving",
-        config=config,
-        project_id=pid,
-        identities=ids,
-        depends_on=[*needs("run"), storage.buckets["models"]],
-    )
+    tfdv = TfdvParser("tfdv", ctx)
+    Schedules("schedules", ctx)
+    serving = ServingEndpoints("serving", ctx, depends_on=[storage.buckets["models"]])
     return {
         "project_id": pid,
         "project_number": project.number,

@@ -5,24 +5,18 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.config import TenantConfig
+from infra.components.tenant import TenantComponent, TenantContext
 
 
-class TenantBudget(pulumi.ComponentResource):
+class TenantBudget(TenantComponent):
     """A Cloud Billing budget over the tenant's project only, and the email channel it alerts."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        project_number: pulumi.Input[str],
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:Budget", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on or [])
+    apis = ("monitoring",)
+    type_token = "b2brecs:tenant:Budget"
+
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, project_number = ctx.config, ctx.project_id, ctx.project_number
+        child = self.child_options()
         channel = gcp.monitoring.NotificationChannel(
             f"{name}-contact",
             project=project_id,
@@ -54,4 +48,4 @@ class TenantBudget(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.register_outputs({"budget": self.budget.name})
+        return {"budget": self.budget.name}

@@ -5,29 +5,25 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.config import GPU_QUOTA_IDS, TenantConfig
+from infra.components.tenant import TenantComponent, TenantContext
+from infra.config import GPU_QUOTA_IDS
 
 
-class GpuQuota(pulumi.ComponentResource):
+class GpuQuota(TenantComponent):
     """Asks for ``gpu.count`` GPUs of ``gpu.type`` in ``training_region``; nothing when 0."""
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        depends_on: list[pulumi.Resource] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("b2brecs:tenant:GpuQuota", name, None, opts)
+    apis = ("cloudquotas",)
+    type_token = "b2brecs:tenant:GpuQuota"
+
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, int]:
+        config = ctx.config
         self.preference: gcp.cloudquota.SQuotaPreference | None = None
         gpu = config.gpu
         if gpu.count > 0:
             gpu_slug = gpu.type.lower().removeprefix("nvidia_").replace("_", "-")
             self.preference = gcp.cloudquota.SQuotaPreference(
                 f"{name}-{gpu_slug}",
-                parent=pulumi.Output.concat("projects/", project_id),
+                parent=pulumi.Output.concat("projects/", ctx.project_id),
                 name=f"aiplatform-{gpu_slug}-training-{config.training_region}",
                 service="aiplatform.googleapis.com",
                 quota_id=GPU_QUOTA_IDS[gpu.type],
@@ -37,6 +33,6 @@ class GpuQuota(pulumi.ComponentResource):
                 ),
                 contact_email=config.contact_email,
                 justification=f"Vertex AI custom training for tenant {config.id}",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
+                opts=self.child_options(),
             )
-        self.register_outputs({"gpu_count": gpu.count})
+        return {"gpu_count": gpu.count}

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.components.identities import Identities
-from infra.components.tenant import TenantComponent
+from infra.components.tenant import TenantComponent, TenantContext
 from infra.config import TenantConfig
 
 # repository id -> (format, accounts that read it). Cloud Run and Vertex pull their containers
@@ -26,18 +25,12 @@ class Registry(TenantComponent):
 
     repositories: dict[str, gcp.artifactregistry.Repository]
 
+    apis = ("artifactregistry",)
     type_token = "b2brecs:tenant:Registry"
 
-    def declare(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        identities: Identities,
-        depends_on: list[pulumi.Resource],
-    ) -> dict[str, pulumi.Output]:
-        child = self.child_options(depends_on)
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, identities = ctx.config, ctx.project_id, ctx.identities
+        child = self.child_options()
         self.repositories = {}
         for repo_id, (fmt, readers) in REPOSITORIES.items():
             repo = gcp.artifactregistry.Repository(

@@ -9,8 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra import naming
-from infra.components.identities import Identities
-from infra.components.tenant import TenantComponent
+from infra.components.tenant import TenantComponent, TenantContext
 from infra.config import Schedule, TenantConfig
 
 
@@ -43,19 +42,11 @@ class Schedules(TenantComponent):
 
     jobs: dict[str, gcp.cloudscheduler.Job]
 
+    apis = ("cloudscheduler",)
     type_token = "b2brecs:tenant:Schedules"
 
-    def declare(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        identities: Identities,
-        depends_on: list[pulumi.Resource],
-    ) -> dict[str, pulumi.Output]:
-        # Jobs need the token-creator grant in place, or their first run fails with 401.
-        needs = [*depends_on, identities.scheduler_token_binding]
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, identities = ctx.config, ctx.project_id, ctx.identities
         self.jobs = {}
         for schedule in config.schedules:
             if schedule.runner != "app":
@@ -83,6 +74,7 @@ class Schedules(TenantComponent):
                         service_account_email=identities.email("scheduler"), audience=target
                     ),
                 ),
-                opts=self.child_options(needs),
+                # The token-creator grant first, or the job's first run fails with 401.
+                opts=self.child_options(identities.scheduler_token_binding),
             )
         return {key: job.name for key, job in self.jobs.items()}

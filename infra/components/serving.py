@@ -15,8 +15,8 @@ from infra import naming
 from infra.components.cloudrun import private_service, run
 from infra.components.identities import CUSTOM_ROLES, Identities, custom_role_name
 from infra.components.registry import shared_image
-from infra.components.tenant import TenantComponent
-from infra.config import PRESETS, Endpoint, TenantConfig
+from infra.components.tenant import TenantComponent, TenantContext
+from infra.config import PRESETS, Endpoint
 from serving.routing import RUNTIME_IMAGES  # brute force: TF Serving; ScaNN: the Python server
 
 DEPLOYER = "pipelines"
@@ -41,18 +41,12 @@ class ServingEndpoints(TenantComponent):
     services: dict[str, run.Service]
     public_accounts: dict[str, gcp.serviceaccount.Account]
 
+    apis = ("run",)
     type_token = "b2brecs:tenant:ServingEndpoints"
 
-    def declare(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        identities: Identities,
-        depends_on: list[pulumi.Resource],
-    ) -> dict[str, pulumi.Output]:
-        child = self.child_options(depends_on)
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, identities = ctx.config, ctx.project_id, ctx.identities
+        child = self.child_options()
         self.services = {}
         self.public_accounts = {}
         models_bucket = naming.bucket(config.gcp_project_id, "models")
@@ -83,7 +77,7 @@ class ServingEndpoints(TenantComponent):
                 invokers=invokers,
                 envs=envs,
                 parent=self,
-                depends_on=depends_on,
+                depends_on=self.depends_on,
             )
             self.services[endpoint.name] = service
             run.ServiceIamMember(

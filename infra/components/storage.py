@@ -6,9 +6,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra import naming
-from infra.components.identities import Identities
-from infra.components.tenant import TenantComponent
-from infra.config import TenantConfig
+from infra.components.tenant import TenantComponent, TenantContext
 
 # purpose -> (bucket suffix, retention field, ((account, role), ...)). Grants live on the bucket,
 # never on the project, so an account sees only the buckets it works with. The table of
@@ -74,18 +72,12 @@ class Storage(TenantComponent):
 
     buckets: dict[str, gcp.storage.Bucket]
 
+    apis = ("storage",)
     type_token = "b2brecs:tenant:Storage"
 
-    def declare(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        identities: Identities,
-        depends_on: list[pulumi.Resource],
-    ) -> dict[str, pulumi.Output]:
-        child = self.child_options(depends_on)
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, identities = ctx.config, ctx.project_id, ctx.identities
+        child = self.child_options()
         self.buckets = {}
         for purpose, (suffix, retention_field, grants) in BUCKETS.items():
             days = getattr(config.retention_days, retention_field)

@@ -6,27 +6,19 @@ import pulumi
 
 from infra import naming
 from infra.components.cloudrun import private_service, run
-from infra.components.identities import Identities
 from infra.components.registry import shared_image
 from infra.components.storage import BUCKETS
-from infra.components.tenant import TenantComponent
-from infra.config import TenantConfig
+from infra.components.tenant import TenantComponent, TenantContext
 
 
 class TfdvParser(TenantComponent):
     """A private Cloud Run service running as ``tfdv-parser``."""
 
+    apis = ("run",)
     type_token = "b2brecs:tenant:TfdvParser"
 
-    def declare(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        identities: Identities,
-        depends_on: list[pulumi.Resource],
-    ) -> dict[str, pulumi.Output]:
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, identities = ctx.config, ctx.project_id, ctx.identities
         self.service = private_service(
             f"{name}-service",
             service_name="tfdv-parser",
@@ -51,6 +43,6 @@ class TfdvParser(TenantComponent):
                 )
             ],
             parent=self,
-            depends_on=depends_on,
+            depends_on=self.depends_on,
         )
         return {"url": self.service.uri}

@@ -6,9 +6,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra import naming
-from infra.components.identities import Identities
-from infra.components.tenant import TenantComponent
-from infra.config import TenantConfig
+from infra.components.tenant import TenantComponent, TenantContext
 
 DATASET_ID = "raw_data"
 # Dataset-level grants: ETL writes, pipelines and the app read.
@@ -22,18 +20,12 @@ GRANTS: dict[str, str] = {
 class Warehouse(TenantComponent):
     """The ``raw_data`` dataset in the data region with per-account access."""
 
+    apis = ("bigquery",)
     type_token = "b2brecs:tenant:Warehouse"
 
-    def declare(
-        self,
-        name: str,
-        *,
-        config: TenantConfig,
-        project_id: pulumi.Input[str],
-        identities: Identities,
-        depends_on: list[pulumi.Resource],
-    ) -> dict[str, pulumi.Output]:
-        child = self.child_options(depends_on)
+    def declare(self, name: str, ctx: TenantContext) -> dict[str, pulumi.Output]:
+        config, project_id, identities = ctx.config, ctx.project_id, ctx.identities
+        child = self.child_options()
         self.dataset = gcp.bigquery.Dataset(
             f"{name}-{DATASET_ID}",
             project=project_id,

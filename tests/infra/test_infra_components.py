@@ -270,6 +270,7 @@ def test_component_outputs_under_pulumi_runtime_test():
 
     from infra.components.identities import Identities
     from infra.components.schedules import Schedules
+    from infra.components.tenant import TenantContext
     from infra.config import TENANT_KEY, tenant_from_stack_config
     from infra.offline import DeterministicMocks
 
@@ -298,9 +299,8 @@ def test_component_outputs_under_pulumi_runtime_test():
     @pulumi.runtime.test
     def check():
         ids = Identities("ids", project_id="b2brecs-acme", project_number="123456789")
-        job = Schedules("s", config=config, project_id="b2brecs-acme", identities=ids).jobs[
-            "nightly"
-        ]
+        ctx = TenantContext(config, "b2brecs-acme", "123456789", ids, needs=lambda *apis: [])
+        job = Schedules("s", ctx).jobs["nightly"]
 
         def verify(args):
             time_zone, target = args
