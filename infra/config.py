@@ -177,8 +177,9 @@ class RetentionDays(_Model):
     training: int = Field(default=30, ge=1, le=3650)
     staging: int = Field(default=3, ge=1, le=3650)
     mlflow: int = Field(default=365, ge=1, le=3650)
+    """Days a replaced or deleted MLflow artifact is kept; live artifacts are never deleted."""
     models: int = Field(default=90, ge=1, le=3650)
-    """Counted from a model version's retirement (its objects' customTime), not its creation."""
+    """Days a replaced or deleted model file is kept; live model files are never deleted."""
 
 
 class BudgetConfig(_Model):

@@ -163,6 +163,47 @@ def no_public_access(graph: Graph, ctx: PolicyContext) -> list[Violation]:
     return out
 
 
+def _deletes_live_objects(bucket: Resource) -> bool:
+    """Whether a lifecycle rule of the bucket deletes current objects (by age, custom time,
+    date...) rather than only noncurrent versions."""
+    for rule in bucket.input("lifecycleRules") or []:
+        if (rule.get("action") or {}).get("type") != "Delete":
+            continue
+        condition = rule.get("condition") or {}
+        noncurrent_only = (
+            condition.get("withState") == "ARCHIVED"
+            or condition.get("isLive") is False
+            or (condition.get("numNewerVersions") or 0) > 0
+        )
+        if not noncurrent_only:
+            return True
+    return False
+
+
+def served_models_are_kept(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """No serving identity (`model-serving`, a public endpoint's `pub-<name>`) reads a bucket
+    whose lifecycle deletes live objects: a server fetches its model at every cold start."""
+    buckets = {r.input("name"): r for r in graph.of_type("gcp:storage/bucket:Bucket")}
+    out = []
+    for r in graph.of_type("gcp:storage/bucketIAMMember:BucketIAMMember"):
+        match = _SA_EMAIL.search(str(r.input("member")))
+        if not match or not (
+            match.group(1) == "model-serving" or match.group(1).startswith("pub-")
+        ):
+            continue
+        bucket = buckets.get(r.input("bucket"))
+        if bucket is not None and _deletes_live_objects(bucket):
+            out.append(
+                Violation(
+                    "served-models-kept",
+                    _label(r),
+                    f"{match.group(1)} reads {r.input('bucket')}, whose lifecycle deletes live "
+                    "objects: a scaled-to-zero server would lose its model",
+                )
+            )
+    return out
+
+
 def buckets_are_governed(graph: Graph, ctx: PolicyContext) -> list[Violation]:
     """Every bucket: a lifecycle rule, uniform access, public access prevention, labels."""
     out = []
@@ -398,6 +439,7 @@ RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
     no_cross_tenant_bindings,
     schedules_pin_catalogued_templates,
     every_tenant_has_a_budget,
+    served_models_are_kept,
 )
 
 

@@ -51,15 +51,19 @@ BUCKETS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 
-# Models must outlive any age: a version is deleted only once it was retired (the registry sets
-# the objects' customTime then), `retention_days.models` days later.
-RETIRED_ONLY = frozenset({"models"})
+# Buckets whose live objects no age may delete: served models (a champion that scales to zero
+# fetches its files at every cold start) and the MLflow artifacts its runs go on listing. They
+# keep object versions; only a replaced or deleted version goes, `retention_days` after.
+KEEP_LIVE = frozenset({"models", "mlflow"})
 
 
 def lifecycle_rule(purpose: str, days: int) -> gcp.storage.BucketLifecycleRuleArgs:
-    """Delete objects `days` after creation, or, for models, `days` after their retirement."""
-    if purpose in RETIRED_ONLY:
-        condition = gcp.storage.BucketLifecycleRuleConditionArgs(days_since_custom_time=days)
+    """Delete objects `days` after creation; for KEEP_LIVE buckets, only noncurrent versions,
+    `days` after they stopped being current."""
+    if purpose in KEEP_LIVE:
+        condition = gcp.storage.BucketLifecycleRuleConditionArgs(
+            with_state="ARCHIVED", days_since_noncurrent_time=days
+        )
     else:
         condition = gcp.storage.BucketLifecycleRuleConditionArgs(age=days)
     return gcp.storage.BucketLifecycleRuleArgs(
@@ -90,6 +94,7 @@ class Storage(TenantComponent):
                 public_access_prevention="enforced",
                 labels={**config.all_labels(), "purpose": suffix},
                 lifecycle_rules=[lifecycle_rule(purpose, days)],
+                versioning=gcp.storage.BucketVersioningArgs(enabled=purpose in KEEP_LIVE),
                 opts=child,
             )
             self.buckets[purpose] = bucket

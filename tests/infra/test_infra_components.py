@@ -101,13 +101,15 @@ def test_scheduler_agent_may_mint_oidc_tokens_for_the_scheduler_account(graphs):
 
 
 @pytest.mark.parametrize(
-    ("purpose", "days"), [("quicktest", 7), ("training", 30), ("staging", 3), ("mlflow", 365)]
-)
-def test_buckets_retention_and_hardening(graphs, purpose, days):
+    ("purpose", "days", "condition"),
+    [("quicktest", 7, "age"), ("training", 30, "age"), ("staging", 3, "age"),
+     ("mlflow", 365, "daysSinceNoncurrentTime"), ("models", 90, "daysSinceNoncurrentTime")],
+)  # fmt: skip
+def test_buckets_retention_and_hardening(graphs, purpose, days, condition):
     graph, _ = graphs["small"]
     bucket = graph.named(f"storage-{purpose}")
     rule = bucket.input("lifecycleRules")[0]
-    assert (rule["action"]["type"], rule["condition"]["age"]) == ("Delete", days)
+    assert (rule["action"]["type"], rule["condition"][condition]) == ("Delete", days)
     assert bucket.input("uniformBucketLevelAccess") is True
     assert bucket.input("publicAccessPrevention") == "enforced"
     assert bucket.input("labels")["tenant"] == "small-shop"
