@@ -10,6 +10,7 @@ errors name the offending field (``tenant.gpu.count``, ``tenant.schedules[1].cro
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import math
@@ -301,11 +302,66 @@ def validate_cron(expr: str) -> str:
     return canonical
 
 
+_HH_MM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class Recurrence(_Model):
+    """A schedule as the app's wizard states it. `kind`: `once` (`at` a local date and time,
+    `YYYY-MM-DDTHH:MM`), `hourly` (at `minute` 0, 15, 30 or 45), `daily` (`at` HH:MM), `weekly`
+    (`weekday`, 0 = Monday, `at`), `monthly` (`day` 1-31, `at`; a month without that day is
+    skipped, as cron does)."""
+
+    kind: Literal["once", "hourly", "daily", "weekly", "monthly"]
+    at: str | None = None
+    minute: Literal[0, 15, 30, 45] | None = None
+    weekday: int | None = Field(default=None, ge=0, le=6)
+    day: int | None = Field(default=None, ge=1, le=31)
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Recurrence:
+        wanted = {"once": {"at"}, "hourly": {"minute"}, "daily": {"at"},
+                  "weekly": {"weekday", "at"}, "monthly": {"day", "at"}}[self.kind]  # fmt: skip
+        for field in ("at", "minute", "weekday", "day"):
+            given = getattr(self, field) is not None
+            if given and field not in wanted:
+                raise _field_error(field, f"not used by a {self.kind} schedule")
+            if not given and field in wanted:
+                raise _field_error(field, f"required by a {self.kind} schedule")
+        if self.kind == "once":
+            try:
+                moment = datetime.datetime.strptime(self.at or "", "%Y-%m-%dT%H:%M")
+            except ValueError:
+                raise _field_error("at", f"{self.at!r} is not YYYY-MM-DDTHH:MM") from None
+            if moment.year > 2100:
+                raise _field_error("at", f"{self.at!r} is too far ahead")
+        elif self.kind != "hourly" and not _HH_MM.fullmatch(self.at or ""):
+            raise _field_error("at", f"{self.at!r} is not HH:MM (00:00 to 23:59)")
+        return self
+
+    def cron(self) -> str:
+        """The five-field cron Cloud Scheduler runs (`once` fires on its date; see Schedule)."""
+        if self.kind == "hourly":
+            return f"{self.minute} * * * *"
+        if self.kind == "once":
+            moment = datetime.datetime.strptime(self.at or "", "%Y-%m-%dT%H:%M")
+            return f"{moment.minute} {moment.hour} {moment.day} {moment.month} *"
+        hour, minute = (int(part) for part in (self.at or "").split(":"))
+        if self.kind == "daily":
+            return f"{minute} {hour} * * *"
+        if self.kind == "weekly":
+            return f"{minute} {hour} * * {((self.weekday or 0) + 1) % 7}"  # cron: 0 = Sunday
+        return f"{minute} {hour} {self.day} * *"
+
+
 class Schedule(_Model):
-    """A Cloud Scheduler job that triggers a pipeline template with fixed parameters."""
+    """A scheduled run of a pipeline template with fixed parameters: `cron` (unix-cron) or
+    `every` (the app's kinds), in `time_zone`; `paused` keeps the job without firing it."""
 
     name: Slug
-    cron: str
+    cron: str | None = None
+    every: Recurrence | None = None
+    paused: bool = False
     time_zone: str = "UTC"
     template: TemplateRef
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -319,8 +375,44 @@ class Schedule(_Model):
 
     @field_validator("cron")
     @classmethod
-    def _cron(cls, value: str) -> str:
-        return validate_cron(value)
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else validate_cron(value)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> Schedule:
+        if (self.cron is None) == (self.every is None):
+            raise _field_error("cron", "give either cron or every, not both or neither")
+        if self.every is not None and self.every.kind == "once":
+            zone = zoneinfo.ZoneInfo(self.time_zone)
+            moment = datetime.datetime.strptime(self.every.at or "", "%Y-%m-%dT%H:%M")
+            if moment.replace(tzinfo=zone) <= datetime.datetime.now(zone):
+                raise _field_error("every.at", f"{self.every.at} ({self.time_zone}) is past")
+        return self
+
+    @property
+    def crontab(self) -> str:
+        """The cron expression the job runs on."""
+        return self.cron if self.cron is not None else self.every.cron()  # type: ignore[union-attr]
+
+    def next_fires(self, count: int, after: datetime.datetime) -> list[datetime.datetime]:
+        """The next `count` fire times after `after`, in the schedule's time zone, as cron
+        (cronsim) computes them across DST changes: a time the spring change skips fires at
+        the first minute after it; one the autumn change repeats fires once (a job every hour
+        fires in both repeated hours). A `once` schedule fires once; a paused one never."""
+        import cronsim
+
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        start = after.astimezone(zone)
+        if self.paused:
+            return []
+        fires = cronsim.CronSim(self.crontab, start)
+        if self.every is not None and self.every.kind == "once":
+            # Its cron matches once a year: the fire of its own year, DST handled as above.
+            year = int((self.every.at or "")[:4])
+            for fire in fires:
+                if fire.year >= year:
+                    return [fire] if fire.year == year else []
+        return [next(fires) for _ in range(count)]
 
     @field_validator("parameters", mode="before")
     @classmethod
@@ -440,6 +532,16 @@ class TenantConfig(_Model):
                     f"schedules[{index}].target_url",
                     "set target_url or the tenant's scheduler_target_url",
                 )
+        scheduled_models: dict[str, str] = {}
+        for index, schedule in enumerate(self.schedules):
+            model = schedule.parameters.get("model_name")
+            if schedule.template.name == "training" and isinstance(model, str):
+                other = scheduled_models.setdefault(model, schedule.name)
+                if other != schedule.name:
+                    raise _field_error(
+                        f"schedules[{index}].parameters.model_name",
+                        f"model {model!r} already has schedule {other!r}: one per model",
+                    )
         majors: dict[tuple[str, str], str] = {}
         for index, schedule in enumerate(self.schedules):
             ref = schedule.template

@@ -149,7 +149,7 @@ def schedule_request(
     package = schedule.template.name
     body = {
         "displayName": f"{config.id}-{schedule.name}",
-        "cron": f"TZ={schedule.time_zone} {schedule.cron}",
+        "cron": f"TZ={schedule.time_zone} {schedule.crontab}",
         "maxConcurrentRunCount": 1,
         "createPipelineJobRequest": {
             "parent": parent,
@@ -170,6 +170,8 @@ def schedule_request(
             },
         },
     }
+    if schedule.every is not None and schedule.every.kind == "once":
+        body["maxRunCount"] = 1  # Vertex AI ends the schedule after its one run
     return f"https://{region}-aiplatform.googleapis.com/v1/{parent}/schedules", body
 
 

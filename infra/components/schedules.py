@@ -33,6 +33,10 @@ def request_body(config: TenantConfig, schedule: Schedule) -> str:
         },
         "parameters": schedule.parameters,
     }
+    if schedule.every is not None and schedule.every.kind == "once":
+        # Cloud Scheduler has no one-shot job: its cron fires on that date every year, and the
+        # webhook runs only the fire of `once_at` (the run's idempotency key is the fire time).
+        payload["once_at"] = f"{schedule.every.at} {schedule.time_zone}"
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return base64.b64encode(text.encode()).decode()
 
@@ -61,7 +65,8 @@ class Schedules(TenantComponent):
                     f"{schedule.template.name} v{schedule.template.version} "
                     f"(IR sha256 {pinned_digest(schedule)[:12]}) for {config.id}"
                 ),
-                schedule=schedule.cron,
+                schedule=schedule.crontab,
+                paused=schedule.paused,
                 time_zone=schedule.time_zone,
                 attempt_deadline="320s",
                 retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=3),
