@@ -5,6 +5,7 @@
     python -m codegen validate --dataset D.json --features F.json (--model M.json | --preset NAME)
                                [--training T.json]
     python -m codegen presets
+    python -m codegen sizes --features F.json (--model M.json | --preset NAME) [--vocab COL=N ...]
 
 Exit codes: 0 success; 1 `--check` found files that differ from a fresh render; 2 invalid configs
 (or usage), reported as `<file>: <field>: <why>` lines without a traceback.
@@ -62,7 +63,53 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="validate the configs only")
     _add_config_args(validate)
     commands.add_parser("presets", help="list the ModelConfig presets")
+    sizes = commands.add_parser(
+        "sizes", help="parameter counts and input widths per tower, from the configs alone"
+    )
+    sizes.add_argument("--features", type=Path, required=True, help="FeatureConfig JSON")
+    which = sizes.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", type=Path, help="ModelConfig JSON")
+    which.add_argument("--preset", choices=sorted(PRESETS), help="a named ModelConfig preset")
+    sizes.add_argument("--vocab", action="append", default=[], metavar="COLUMN=N",
+                       help="a column's vocabulary size (its distinct values)")  # fmt: skip
     return parser
+
+
+def _sizes(args: argparse.Namespace) -> int:
+    import json
+
+    from specs import tower_input_dim
+    from specs.sizes import tower_parameters
+
+    try:
+        features = load_spec(FeatureConfig, args.features)
+        model = (
+            load_spec(ModelConfig, args.model) if args.model else ModelConfig.preset(args.preset)
+        )
+        vocab = {}
+        for item in args.vocab:
+            column, _, size = item.partition("=")
+            if not size.isdigit():
+                raise ValueError(f"--vocab {item!r}: expected COLUMN=N")
+            vocab[column] = int(size)
+        counts = tower_parameters(features, model, vocab)
+    except SpecError as error:
+        for field, why in error.problems:
+            print(f"error: {error.source}: {field}: {why}", file=sys.stderr)
+        return EXIT_INVALID
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    cid = next(f for f in features.candidate_tower.features if f.column == features.candidate_id)
+    out = {
+        name: {**counts[name].as_dict(),
+               "input_dim": tower_input_dim(tower, candidate_id_dim=cid.embedding_dim),
+               "output_dim": model.output_dim}
+        for name, tower in (("query_tower", features.query_tower),
+                            ("candidate_tower", features.candidate_tower))
+    }  # fmt: skip
+    print(json.dumps(out, indent=2))
+    return EXIT_OK
 
 
 class InvalidConfigs(Exception):
@@ -133,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "presets":
         _presets()
         return EXIT_OK
+    if args.command == "sizes":
+        return _sizes(args)
     try:
         dataset, features, model, training = load_configs(
             args.dataset, args.features, args.model, args.training, preset=args.preset
