@@ -69,6 +69,8 @@ from trainer.strategy import global_batch_size, make_strategy
 from trainer.towers import build_tower, embedding_layer
 from trainer.tracking import EpochMetrics, RunTracker, TrackingSettings, result_metrics
 
+QUICK_TEST_RUN = "quick-test"
+
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "training_metrics.json"
@@ -463,6 +465,9 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         json.dump(metrics, f, indent=2, sort_keys=True)
     log.info("metrics written to %s", path)
     tracker.log_artifact(path)
+    if tracker.settings.run_name == QUICK_TEST_RUN:
+        # A quick test's model is kept with its run, never registered (trainer.contract).
+        tracker.log_artifacts(fn_args.serving_model_dir, "model")
     # The run id travels with the model, and stays beside the metrics file.
     tracker.write_info(fn_args.model_run_dir, fn_args.serving_model_dir)
     return metrics

@@ -213,6 +213,15 @@ class RunTracker:
         except Exception as exc:
             self._fail("logging an artifact", exc)
 
+    def log_artifacts(self, folder: str, artifact_path: str) -> None:
+        """A whole folder (a SavedModel) under `artifact_path` of the run."""
+        if not self.active:
+            return
+        try:
+            self._client.log_artifacts(self.run_id, folder, artifact_path)
+        except Exception as exc:
+            self._fail("logging artifacts", exc)
+
     def finish(self, status: str = "FINISHED") -> None:
         """End the run: FINISHED, or FAILED when the training raised."""
         if not self.active:
