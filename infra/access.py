@@ -469,15 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render docs/least-privilege.md from the table.")
     parser.add_argument("--check", action="store_true", help="exit 1 if the page is out of date")
     args = parser.parse_args(argv)
-    text = markdown()
-    if args.check:
-        if not DOC.is_file() or DOC.read_text() != text:
-            print(f"out of date: {DOC} (run python -m infra.access)", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text)
-    print(f"wrote {DOC}")
-    return 0
+    from specs.rendered import write_or_check
+
+    return write_or_check(DOC, markdown(), check=args.check, command="python -m infra.access")
 
 
 if __name__ == "__main__":

@@ -140,15 +140,10 @@ def markdown() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    text = markdown()
-    if argv and "--check" in argv:
-        if not DOC.is_file() or DOC.read_text() != text:
-            print(f"out of date: {DOC} (run python -m trainer.contract)", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text)
-    print(f"wrote {DOC}")
-    return 0
+    from specs.rendered import write_or_check
+
+    check = bool(argv and "--check" in argv)
+    return write_or_check(DOC, markdown(), check=check, command="python -m trainer.contract")
 
 
 if __name__ == "__main__":
