@@ -49,10 +49,18 @@ def stack(session: nox.Session) -> dict[str, str]:
     # Two sessions (or two clones) may build the same environment at once: serialize them.
     with open(venv.parent / f".{venv.name}.lock", "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
+        # An environment whose interpreter is gone (made from a clone's .tools that was
+        # deleted since) is built again, not reused.
+        if stamp.exists() and not (venv / "bin" / "python").exists():
+            session.log(f"the locked environment {venv} lost its interpreter: rebuilding it")
+            shutil.rmtree(venv)
         if not stamp.exists():
             session.log(f"building the locked environment {venv} (first run: a few minutes)")
-            # --seed installs pip: TFX installs the user-module wheel with `python -m pip`.
-            session.run(_uv(), "venv", "--seed", "--allow-existing", "--python", sys.executable,
+            # The base interpreter, not this checkout's .tools venv: the cached environment
+            # outlives the clone that built it. --seed installs pip: TFX installs the
+            # user-module wheel with `python -m pip`.
+            base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+            session.run(_uv(), "venv", "--seed", "--allow-existing", "--python", base,
                         str(venv), external=True)  # fmt: skip
             session.run(_uv(), "pip", "sync", "--python", str(venv / "bin" / "python"),
                         str(LOCK), external=True)  # fmt: skip
@@ -71,6 +79,11 @@ def stack(session: nox.Session) -> dict[str, str]:
 
 def python(session: nox.Session, *args: str, env: dict[str, str]) -> None:
     session.run(str(Path(env["VIRTUAL_ENV"]) / "bin" / "python"), *args, env=env, external=True)
+
+
+def module(session: nox.Session, name: str, *args: str) -> None:
+    """`python -m <name> <args> <the session's posargs>` in the locked environment."""
+    python(session, "-m", name, *args, *session.posargs, env=stack(session))
 
 
 @nox.session
@@ -92,53 +105,45 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """The local demo: data, codegen, quick-test pipeline, metrics, a served model, an infra plan."""
-    env = stack(session)
-    python(session, "-m", "demo", *session.posargs, env=env)
+    module(session, "demo")
 
 
 @nox.session
 def pipelines(session: nox.Session) -> None:
     """The pipelines CLI, e.g. `nox -s pipelines -- run quicktest --configs DIR --warehouse W`
     or `nox -s pipelines -- warehouse import FILES --warehouse W` (`make run`, `make import`)."""
-    env = stack(session)
-    python(session, "-m", "pipelines", *session.posargs, env=env)
+    module(session, "pipelines")
 
 
 @nox.session
 def plan(session: nox.Session) -> None:
     """Offline infra plan of one tenant: `nox -s plan -- --tenant acme-small [--format json]`."""
-    env = stack(session)
-    python(session, "-m", "infra.plan", *session.posargs, env=env)
+    module(session, "infra.plan")
 
 
 @nox.session
 def compile(session: nox.Session) -> None:
     """Compile every pipeline template to KFP v2 IR JSON under build/pipelines/."""
-    env = stack(session)
-    python(session, "-m", "pipelines", "compile", "--all", "--out", "build/pipelines",
-           *session.posargs, env=env)  # fmt: skip
+    module(session, "pipelines", "compile", "--all", "--out", "build/pipelines")
 
 
 @nox.session
 def publish(session: nox.Session) -> None:
     """Publish every template version to the platform's KFP repository (`make publish`;
     `make publish DRY_RUN=1`, i.e. `nox -s publish -- --dry-run`, prints the plan only)."""
-    env = stack(session)
-    python(session, "-m", "pipelines.publish", *session.posargs, env=env)
+    module(session, "pipelines.publish")
 
 
 @nox.session
 def images(session: nox.Session) -> None:
     """Build (and with `-- --push`, push) every platform image (`make images [DRY_RUN=1]`)."""
-    env = stack(session)
-    python(session, "-m", "pipelines.images", *session.posargs, env=env)
+    module(session, "pipelines.images")
 
 
 @nox.session
 def catalogue(session: nox.Session) -> None:
     """Regenerate pipelines/catalogue.json from the registry (compiles every template)."""
-    env = stack(session)
-    python(session, "-m", "pipelines.catalogue", *session.posargs, env=env)
+    module(session, "pipelines.catalogue")
 
 
 @nox.session
