@@ -330,7 +330,7 @@ class Recurrence(_Model):
                 raise _field_error(field, f"required by a {self.kind} schedule")
         if self.kind == "once":
             try:
-                moment = datetime.datetime.strptime(self.at or "", "%Y-%m-%dT%H:%M")
+                moment = self.moment()
             except ValueError:
                 raise _field_error("at", f"{self.at!r} is not YYYY-MM-DDTHH:MM") from None
             if moment.year > 2100:
@@ -339,12 +339,16 @@ class Recurrence(_Model):
             raise _field_error("at", f"{self.at!r} is not HH:MM (00:00 to 23:59)")
         return self
 
+    def moment(self) -> datetime.datetime:
+        """A `once` schedule's local date and time (naive; the schedule's time zone applies)."""
+        return datetime.datetime.strptime(self.at or "", "%Y-%m-%dT%H:%M")
+
     def cron(self) -> str:
         """The five-field cron Cloud Scheduler runs (`once` fires on its date; see Schedule)."""
         if self.kind == "hourly":
             return f"{self.minute} * * * *"
         if self.kind == "once":
-            moment = datetime.datetime.strptime(self.at or "", "%Y-%m-%dT%H:%M")
+            moment = self.moment()
             return f"{moment.minute} {moment.hour} {moment.day} {moment.month} *"
         hour, minute = (int(part) for part in (self.at or "").split(":"))
         if self.kind == "daily":
@@ -382,12 +386,18 @@ class Schedule(_Model):
     def _one_timing(self) -> Schedule:
         if (self.cron is None) == (self.every is None):
             raise _field_error("cron", "give either cron or every, not both or neither")
-        if self.every is not None and self.every.kind == "once":
+        if self.once_at is not None:
             zone = zoneinfo.ZoneInfo(self.time_zone)
-            moment = datetime.datetime.strptime(self.every.at or "", "%Y-%m-%dT%H:%M")
-            if moment.replace(tzinfo=zone) <= datetime.datetime.now(zone):
+            if self.once_at.replace(tzinfo=zone) <= datetime.datetime.now(zone):
                 raise _field_error("every.at", f"{self.every.at} ({self.time_zone}) is past")
         return self
+
+    @property
+    def once_at(self) -> datetime.datetime | None:
+        """The local date and time of a `once` schedule; None for a recurring one."""
+        if self.every is None or self.every.kind != "once":
+            return None
+        return self.every.moment()
 
     @property
     def crontab(self) -> str:
@@ -406,9 +416,9 @@ class Schedule(_Model):
         if self.paused:
             return []
         fires = cronsim.CronSim(self.crontab, start)
-        if self.every is not None and self.every.kind == "once":
+        if self.once_at is not None:
             # Its cron matches once a year: the fire of its own year, DST handled as above.
-            year = int((self.every.at or "")[:4])
+            year = self.once_at.year
             for fire in fires:
                 if fire.year >= year:
                     return [fire] if fire.year == year else []

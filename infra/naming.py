@@ -160,3 +160,8 @@ def public_serving_account(endpoint: str) -> str:
         digest = hashlib.sha256(endpoint.encode()).hexdigest()[:6]
         candidate = f"{candidate[:23].rstrip('-')}-{digest}"
     return service_account(candidate)
+
+
+def image_reference(region: str, project: str, repository: str, name: str, tag: str) -> str:
+    """An Artifact Registry Docker image: `<region>-docker.pkg.dev/<project>/<repo>/<name>:<tag>`."""
+    return f"{region}-docker.pkg.dev/{project}/{repository}/{name}:{tag}"

@@ -374,7 +374,7 @@ def schedules_pin_catalogued_templates(graph: Graph, ctx: PolicyContext) -> list
 def _vertex_schedules_pin(graph: Graph, ctx: PolicyContext) -> list[Violation]:
     """A tenant's pinned pipeline derives from a catalogued version; a Vertex AI schedule runs
     one of the tenant's pinned pipelines, by digest, as the tenant's `pipelines-runner`."""
-    from infra.components.pipelines import PINNED_KIND, SCHEDULE_KIND
+    from infra.components.pipelines import PINNED_KIND, SCHEDULE_KIND, template_uri
     from pipelines import catalogue
 
     out = []
@@ -388,7 +388,7 @@ def _vertex_schedules_pin(graph: Graph, ctx: PolicyContext) -> list[Violation]:
                                  f"{key[0]} v{key[1]} does not derive from a catalogued "
                                  "version's IR"))  # fmt: skip
             continue
-        pinned.add(f"{r.input('host')}/{key[0]}/sha256:{r.input('sha256')}")
+        pinned.add(template_uri(r.input("host"), key[0], r.input("sha256")))
     runner = naming.sa_email("pipelines-runner", ctx.project_id)
     for r in (r for r in dynamic if r.input("kind") == SCHEDULE_KIND):
         job = r.input("body.createPipelineJobRequest.pipelineJob") or {}

@@ -37,10 +37,15 @@ def job_name(config: TenantConfig, schedule: Schedule) -> str:
 
 
 def requests_for(
-    verb: str, config: TenantConfig, schedule: Schedule, vertex_schedule: str | None = None
+    verb: str,
+    config: TenantConfig,
+    schedule: Schedule,
+    vertex_schedule: str | None = None,
+    pinned_sha256: str | None = None,
 ) -> list[tuple[str, str, dict[str, Any] | None]]:
     """(method, URL, JSON body) of `verb` (`pause`, `resume`, `run`) for a schedule. A Vertex AI
-    schedule is named by `vertex_schedule` (its resource name, found by display name)."""
+    schedule is named by `vertex_schedule` (its resource name, found by display name); running
+    it now submits its job request pinned to `pinned_sha256` (its tag's digest)."""
     if schedule.runner == "app":
         return [("POST", f"{SCHEDULER_API}/{job_name(config, schedule)}:{verb}", {})]
     from infra.components.pipelines import schedule_request
@@ -48,7 +53,7 @@ def requests_for(
     api = f"https://{config.training_region}-aiplatform.googleapis.com/v1"
     if verb == "run":
         # Now, once: the schedule's own job request, pinned to the same digest.
-        _, body = schedule_request(config, schedule, "{pinned}")
+        _, body = schedule_request(config, schedule, pinned_sha256 or "<the tag's digest>")
         job = body["createPipelineJobRequest"]
         return [("POST", f"{api}/{job['parent']}/pipelineJobs", job["pipelineJob"])]
     return [("POST", f"{api}/{vertex_schedule}:{verb}", {})]
@@ -123,13 +128,12 @@ def main(argv: list[str] | None = None, session=None) -> int:
             from google.auth.transport.requests import AuthorizedSession
 
             session = AuthorizedSession(google.auth.default()[0])
-        found = None
+        found = pinned = None
         if schedule.runner == "vertex" and args.verb != "run":
             found = _vertex_schedule(session, config, schedule)
-        for method, url, body in requests_for(args.verb, config, schedule, found):
-            if schedule.runner == "vertex" and args.verb == "run":
-                body = json.loads(json.dumps(body).replace(
-                    "{pinned}", _pinned_digest(session, config, schedule)))  # fmt: skip
+        elif schedule.runner == "vertex":
+            pinned = _pinned_digest(session, config, schedule)
+        for method, url, body in requests_for(args.verb, config, schedule, found, pinned):
             response = session.request(method, url, json=body)
             response.raise_for_status()
         print(f"{args.verb}: {schedule.name} ({schedule.runner})")

@@ -23,11 +23,15 @@ IR_DIR = Path(__file__).resolve().parent / "ir"
 """The compiled IR of every catalogued version, `<tag>.json` (`vertex.write_ir`'s layout)."""
 
 
+def canonical(spec: dict) -> bytes:
+    """The IR's canonical JSON (sorted keys, no whitespace): the bytes that are published, the
+    same for any file layout of the same pipeline."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def ir_digest(spec: dict) -> str:
-    """sha256 of the IR's canonical JSON (sorted keys, no whitespace): the same for any file
-    layout of the same pipeline."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of the IR's canonical JSON."""
+    return hashlib.sha256(canonical(spec)).hexdigest()
 
 
 def ir_images(spec: dict) -> list[str]:
@@ -103,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = {}
     for template in registry.all_templates():
         specs[template.tag] = vertex.compile_template(template)
-        files[IR_DIR / f"{template.tag}.json"] = json.dumps(specs[template.tag], indent=2,
-                                                            sort_keys=True) + "\n"  # fmt: skip
+        files[IR_DIR / f"{template.tag}.json"] = vertex.ir_text(specs[template.tag])
     files[CATALOGUE] = render(build(lambda t: specs[t.tag]))
     stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
     if args.check:

@@ -16,7 +16,6 @@ Exit codes: 0 done (or nothing to do); 2 refused (named).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -41,11 +40,6 @@ class Artifact:
     content: bytes
 
 
-def canonical(spec: dict) -> bytes:
-    """The IR's canonical JSON bytes; their sha256 is `catalogue.ir_digest(spec)`."""
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def artifacts(compiled: Callable[[Any], dict] | None = None) -> list[Artifact]:
     """Every registered template version, compiled (`compiled(template)`, default: the release's
     compile) and checked against the catalogue, so what is published is what infra pins."""
@@ -62,7 +56,9 @@ def artifacts(compiled: Callable[[Any], dict] | None = None) -> list[Artifact]:
                 f"{template.tag}: the compiled IR is not the catalogue's (run python -m "
                 "pipelines.catalogue, and bump the version if the template changed)"
             )
-        out.append(Artifact(template.name, f"v{template.version}", digest, canonical(spec)))
+        out.append(
+            Artifact(template.name, f"v{template.version}", digest, catalogue.canonical(spec))
+        )
     return out
 
 
@@ -78,6 +74,19 @@ def _existing_digest(client, artifact: Artifact) -> str | None:
         raise
     version = str(tag.get("version", "")).rsplit("/", 1)[-1]
     return version.removeprefix(VERSION_PREFIX) or None
+
+
+def upload(client, package: str, tag: str, content: bytes, digest: str) -> str:
+    """Upload `content` (a pipeline's IR) as `package`, tagged `tag`, with kfp's RegistryClient;
+    returns the version, which must be `sha256:<digest>` (else PublishRefused)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{package}-{tag}.yaml"  # JSON is YAML
+        path.write_bytes(content)
+        stored, version = client.upload_pipeline(str(path), tags=[tag])
+    if (stored, version) != (package, VERSION_PREFIX + digest):
+        raise PublishRefused(f"{package}:{tag}: the registry stored {stored}/{version}, expected "
+                             f"{package}/{VERSION_PREFIX}{digest}")  # fmt: skip
+    return version
 
 
 def publish(client, items: Iterable[Artifact], *, log: Callable[[str], None] = print) -> dict:
@@ -98,22 +107,14 @@ def publish(client, items: Iterable[Artifact], *, log: Callable[[str], None] = p
                 f"sha256:{artifact.digest[:12]}...: a published version never changes; bump the "
                 "template's version"
             )
-    with tempfile.TemporaryDirectory() as folder:
-        for artifact in items:
-            name = f"{artifact.package}:{artifact.tag}"
-            if states[name] == "unchanged":
-                log(f"unchanged {name} (sha256:{artifact.digest[:12]})")
-                continue
-            path = Path(folder) / f"{artifact.package}-{artifact.tag}.yaml"  # JSON is YAML
-            path.write_bytes(artifact.content)
-            package, version = client.upload_pipeline(str(path), tags=[artifact.tag])
-            if (package, version) != (artifact.package, VERSION_PREFIX + artifact.digest):
-                raise PublishRefused(
-                    f"{name}: the registry stored {package}/{version}, expected "
-                    f"{artifact.package}/{VERSION_PREFIX}{artifact.digest}"
-                )
-            states[name] = "uploaded"
-            log(f"uploaded {name} as {version}")
+    for artifact in items:
+        name = f"{artifact.package}:{artifact.tag}"
+        if states[name] == "unchanged":
+            log(f"unchanged {name} (sha256:{artifact.digest[:12]})")
+            continue
+        version = upload(client, artifact.package, artifact.tag, artifact.content, artifact.digest)
+        states[name] = "uploaded"
+        log(f"uploaded {name} as {version}")
     return states
 
 

@@ -36,10 +36,10 @@ def platform():
 
 def image(name: str, tag: str | None = None) -> str:
     """`<region>-docker.pkg.dev/<platform project>/<images repository>/<name>:<release>`."""
+    from infra.naming import image_reference
+
     p = platform()
-    return (
-        f"{p.region}-docker.pkg.dev/{p.project_id}/{p.docker_repository}/{name}:{tag or version()}"
-    )
+    return image_reference(p.region, p.project_id, p.docker_repository, name, tag or version())
 
 
 def templates_host() -> str:

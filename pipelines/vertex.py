@@ -80,9 +80,14 @@ def normalize(spec: dict) -> dict:
     return spec
 
 
+def ir_text(spec: dict) -> str:
+    """An IR file's text: sorted keys, indented (the stored IR's and `compile`'s layout)."""
+    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
 def write_ir(spec: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    path.write_text(ir_text(spec))
     return path
 
 

@@ -16,7 +16,6 @@ neither is verified here against Google's services.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -73,12 +72,9 @@ def parameterized(spec: dict, defaults: dict[str, Any]) -> dict:
     return spec
 
 
-def canonical(spec: dict) -> str:
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+def template_uri(host: str, package: str, sha256: str) -> str:
+    """A pinned pipeline's version in a KFP repository, as Vertex AI's `templateUri`."""
+    return f"{host}/{package}/sha256:{sha256}"
 
 
 class RegistryProvider(dynamic.ResourceProvider):
@@ -95,17 +91,10 @@ class RegistryProvider(dynamic.ResourceProvider):
         return RegistryClient(host=host, config_file=self.config_file, auth=self.auth)
 
     def _upload(self, props: dict) -> dict:
-        import os
-        import tempfile
+        from pipelines.publish import upload
 
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, f"{props['package']}-{props['tag']}.yaml")
-            with open(path, "w") as f:
-                f.write(props["content"])
-            package, version = self._client(props["host"]).upload_pipeline(path, [props["tag"]])
-        if (package, version) != (props["package"], f"sha256:{props['sha256']}"):
-            raise RuntimeError(f"the registry stored {package}/{version}, expected "
-                               f"{props['package']}/sha256:{props['sha256']}")  # fmt: skip
+        version = upload(self._client(props["host"]), props["package"], props["tag"],
+                         props["content"].encode(), props["sha256"])  # fmt: skip
         return {**props, "version": version}
 
     def create(self, props: dict) -> dynamic.CreateResult:
@@ -155,7 +144,7 @@ def schedule_request(
             "parent": parent,
             "pipelineJob": {
                 "displayName": f"{config.id}-{schedule.name}",
-                "templateUri": f"{tenant_repository(config)}/{package}/sha256:{pinned_sha256}",
+                "templateUri": template_uri(tenant_repository(config), package, pinned_sha256),
                 "runtimeConfig": {
                     "gcsOutputDirectory": f"gs://{bucket}/pipeline-root/scheduled/{schedule.name}",
                     "parameterValues": dict(schedule.parameters),
@@ -170,7 +159,7 @@ def schedule_request(
             },
         },
     }
-    if schedule.every is not None and schedule.every.kind == "once":
+    if schedule.once_at is not None:
         body["maxRunCount"] = 1  # Vertex AI ends the schedule after its one run
     return f"https://{region}-aiplatform.googleapis.com/v1/{parent}/schedules", body
 
@@ -234,9 +223,9 @@ class TenantPipelines(pulumi.ComponentResource):
         versions = sorted({(s.template.name, s.template.version) for s in config.schedules})
         for template, version in versions:
             base = catalogue.load()[(template, version)]["ir_sha256"]
-            content = pulumi.Output.from_input(mlflow_url).apply(
-                lambda url, t=template, v=version: canonical(
-                    parameterized(catalogue.ir(t, v), tenant_defaults(config, url))
+            spec = pulumi.Output.from_input(mlflow_url).apply(
+                lambda url, t=template, v=version: parameterized(
+                    catalogue.ir(t, v), tenant_defaults(config, url)
                 )
             )
             # Named by template and major version: a version bump updates this resource.
@@ -248,8 +237,8 @@ class TenantPipelines(pulumi.ComponentResource):
                     "package": template,
                     "tag": f"v{version}",
                     "base_sha256": base,
-                    "content": content,
-                    "sha256": content.apply(digest),
+                    "content": spec.apply(lambda s: catalogue.canonical(s).decode()),
+                    "sha256": spec.apply(catalogue.ir_digest),
                 },
                 child,
             )

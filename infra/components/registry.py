@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
+from infra import naming
 from infra.components.tenant import TenantComponent, TenantContext
 from infra.config import TenantConfig
 
@@ -71,4 +72,4 @@ class Registry(TenantComponent):
 def shared_image(config: TenantConfig, image: str) -> str:
     """Full reference of a platform image, pinned to the configured release tag."""
     p = config.platform
-    return f"{p.region}-docker.pkg.dev/{p.project_id}/{p.docker_repository}/{image}:{p.image_tag}"
+    return naming.image_reference(p.region, p.project_id, p.docker_repository, image, p.image_tag)

@@ -33,7 +33,7 @@ def request_body(config: TenantConfig, schedule: Schedule) -> str:
         },
         "parameters": schedule.parameters,
     }
-    if schedule.every is not None and schedule.every.kind == "once":
+    if schedule.once_at is not None:
         # Cloud Scheduler has no one-shot job: its cron fires on that date every year, and the
         # webhook runs only the fire of `once_at` (the run's idempotency key is the fire time).
         payload["once_at"] = f"{schedule.every.at} {schedule.time_zone}"
