@@ -1,0 +1,185 @@
+"""The type mapping: each PostgreSQL and MariaDB/MySQL column type → how it is read, its Arrow
+(Parquet) type, its BigQuery type. One table, `RULES`, read by extraction, the BigQuery load and
+docs/etl.md; the first rule whose pattern matches the declared type wins.
+
+How a column is read matters as much as where it lands: ConnectorX carries most types natively
+in binary, but panics on some (PostgreSQL interval, date[]; MariaDB TIME beyond 24 h) and rounds
+NUMERIC to decimal(38,10). Those are read as text by SQL (`{col}::text`), exact. MariaDB
+TIMESTAMP is read as epoch microseconds, so the session time zone cannot shift it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+# ConnectorX reads NUMERIC/DECIMAL as decimal(38,10): exact when the scale is at most 10 and the
+# integer part at most 28 digits; beyond that the column is read as text.
+_CX_SCALE, _CX_INTEGER_DIGITS = 10, 28
+
+
+def _bigquery_decimal(precision: int, scale: int) -> str:
+    # BigQuery NUMERIC: scale ≤ 9 and ≤ 29 integer digits; BIGNUMERIC holds the rest of (38, 10).
+    return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
+
+
+def _decimal_fits(m: re.Match) -> bool:
+    precision, scale = int(m["p"]), int(m["s"] or 0)
+    return scale <= _CX_SCALE and precision - scale <= _CX_INTEGER_DIGITS
+
+
+@dataclass(frozen=True)
+class Rule:
+    dialect: str
+    pattern: str
+    """Regex, full match against the declared type in lower case."""
+    read: str
+    """The SELECT expression; `{col}` is the quoted column."""
+    arrow: Callable[[re.Match], pa.DataType]
+    bigquery: Callable[[re.Match], str]
+    note: str = ""
+    when: Callable[[re.Match], bool] = lambda m: True
+
+    def matches(self, declared: str) -> re.Match | None:
+        m = re.fullmatch(self.pattern, declared)
+        return m if m and self.when(m) else None
+
+
+def _const(value):
+    return lambda m: value
+
+
+_DEC = r"(?:numeric|decimal)\((?P<p>\d+)(?:,(?P<s>\d+))?\)"
+_INTS_PG = r"smallint|integer|bigint"
+_STRING, _INT, _FLOAT = pa.string(), pa.int64(), pa.float64()
+_TS = r"(?:\(\d\))?"
+
+RULES: tuple[Rule, ...] = (
+    # PostgreSQL, as format_type() spells the declared type.
+    Rule("postgresql", _INTS_PG, "{col}", _const(_INT), _const("INT64")),
+    Rule("postgresql", _DEC, "{col}",
+         lambda m: pa.decimal128(int(m["p"]), int(m["s"] or 0)),
+         lambda m: _bigquery_decimal(int(m["p"]), int(m["s"] or 0)), when=_decimal_fits),
+    Rule("postgresql", r"numeric.*", "{col}::text", _const(_STRING), _const("STRING"),
+         "unconstrained or wider than decimal(38,10): exact digits as text"),
+    Rule("postgresql", r"real|double precision", "{col}", _const(_FLOAT), _const("FLOAT64")),
+    Rule("postgresql", r"boolean", "{col}", _const(pa.bool_()), _const("BOOL")),
+    Rule("postgresql", rf"timestamp{_TS} without time zone", "{col}",
+         _const(pa.timestamp("us")), _const("DATETIME")),
+    Rule("postgresql", rf"timestamp{_TS} with time zone", "{col}",
+         _const(pa.timestamp("us", "UTC")), _const("TIMESTAMP"), "the instant, in UTC"),
+    Rule("postgresql", r"date", "{col}", _const(pa.date32()), _const("DATE")),
+    Rule("postgresql", rf"time{_TS} without time zone", "{col}",
+         _const(pa.time64("us")), _const("TIME")),
+    Rule("postgresql", r"jsonb?", "{col}::text", _const(_STRING), _const("JSON"),
+         "JSON text"),
+    Rule("postgresql", rf"(?:{_INTS_PG})\[\]", "{col}", _const(pa.list_(_INT)),
+         _const("ARRAY<INT64>"), "one-dimensional; BigQuery refuses NULL elements"),
+    Rule("postgresql", r"(?:real|double precision)\[\]", "{col}", _const(pa.list_(_FLOAT)),
+         _const("ARRAY<FLOAT64>"), "one-dimensional; BigQuery refuses NULL elements"),
+    Rule("postgresql", r"boolean\[\]", "{col}", _const(pa.list_(pa.bool_())),
+         _const("ARRAY<BOOL>"), "one-dimensional; BigQuery refuses NULL elements"),
+    Rule("postgresql", r"(?:text|character varying(?:\(\d+\))?)\[\]", "{col}",
+         _const(pa.list_(_STRING)), _const("ARRAY<STRING>"),
+         "one-dimensional; BigQuery refuses NULL elements"),
+    Rule("postgresql", r".*\[\]", "array_to_json({col})::text", _const(_STRING),
+         _const("JSON"), "other arrays as JSON text"),
+    Rule("postgresql", r"bytea", "{col}", _const(pa.binary()), _const("BYTES")),
+    Rule("postgresql", r"text|character varying(?:\(\d+\))?|character(?:\(\d+\))?|uuid|name",
+         "{col}::text", _const(_STRING), _const("STRING")),
+    Rule("postgresql", r".*", "{col}::text", _const(_STRING), _const("STRING"),
+         "anything else (interval, time with time zone, money, inet, enums...) as text"),
+    # MariaDB / MySQL, as information_schema.COLUMNS.COLUMN_TYPE spells it.
+    Rule("mysql", r"tinyint\(1\)(?: unsigned)?", "{col}", _const(pa.bool_()), _const("BOOL"),
+         "BOOLEAN is tinyint(1): 0 is false, anything else true (MariaDB's rule)"),
+    Rule("mysql", r"bigint(?:\(\d+\))? unsigned", "{col}", _const(pa.decimal128(20, 0)),
+         _const("NUMERIC"), "up to 18446744073709551615, beyond INT64"),
+    Rule("mysql", r"(?:tinyint|smallint|mediumint|int|integer|bigint)(?:\(\d+\))?(?: unsigned)?",
+         "{col}", _const(_INT), _const("INT64")),
+    Rule("mysql", _DEC + r"(?: unsigned)?", "{col}",
+         lambda m: pa.decimal128(int(m["p"]), int(m["s"] or 0)),
+         lambda m: _bigquery_decimal(int(m["p"]), int(m["s"] or 0)), when=_decimal_fits),
+    Rule("mysql", r"decimal.*", "CAST({col} AS CHAR)", _const(_STRING), _const("STRING"),
+         "wider than decimal(38,10): exact digits as text"),
+    Rule("mysql", r"(?:float|double|real)(?:\(\d+(?:,\d+)?\))?(?: unsigned)?", "{col}",
+         _const(_FLOAT), _const("FLOAT64")),
+    Rule("mysql", r"date", "{col}", _const(pa.date32()), _const("DATE")),
+    Rule("mysql", rf"datetime{_TS}", "{col}", _const(pa.timestamp("us")), _const("DATETIME")),
+    Rule("mysql", rf"timestamp{_TS}", "CAST(UNIX_TIMESTAMP({col}) * 1000000 AS SIGNED)",
+         _const(pa.timestamp("us", "UTC")), _const("TIMESTAMP"),
+         "read as epoch microseconds: the instant, whatever the session time zone"),
+    Rule("mysql", rf"time{_TS}", "CAST({col} AS CHAR)", _const(_STRING), _const("STRING"),
+         "MariaDB TIME spans -838:59:59 to 838:59:59, more than a time of day"),
+    Rule("mysql", r"year(?:\(\d\))?", "{col}", _const(_INT), _const("INT64")),
+    Rule("mysql", r"bit\((?P<n>\d+)\)", "CAST({col} AS UNSIGNED)", _const(_INT),
+         _const("INT64"), "bit(1..63) as an integer", when=lambda m: int(m["n"]) <= 63),
+    Rule("mysql", r"json", "{col}", _const(_STRING), _const("JSON"),
+         "MariaDB's JSON is longtext with a json_valid check; discovery recognises it"),
+    Rule("mysql", r"(?:tiny|medium|long)?blob|(?:var)?binary(?:\(\d+\))?", "{col}",
+         _const(pa.binary()), _const("BYTES")),
+    Rule("mysql", r"(?:tiny|medium|long)?text|(?:var)?char(?:\(\d+\))?|enum\(.*\)|set\(.*\)",
+         "{col}", _const(_STRING), _const("STRING")),
+    Rule("mysql", r".*", "CAST({col} AS CHAR)", _const(_STRING), _const("STRING"),
+         "anything else (bit(64), geometry, inet6...) as text"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """How one source column is read and stored."""
+
+    declared: str
+    read: str
+    arrow: pa.DataType
+    bigquery: str
+
+
+def map_type(dialect: str, declared: str) -> ColumnType:
+    """The mapping of a declared column type (`format_type()` / `COLUMN_TYPE`)."""
+    normalized = re.sub(r"\s+", " ", declared.strip().lower())
+    for rule in RULES:
+        if rule.dialect == dialect and (m := rule.matches(normalized)):
+            return ColumnType(declared, rule.read, rule.arrow(m), rule.bigquery(m))
+    raise ValueError(f"unknown dialect {dialect!r}")
+
+
+def bigquery_type(arrow: pa.DataType) -> str:
+    """The BigQuery type of an Arrow type (files, whose types are Arrow's own)."""
+    if pa.types.is_boolean(arrow):
+        return "BOOL"
+    if pa.types.is_integer(arrow):
+        return "INT64"
+    if pa.types.is_floating(arrow):
+        return "FLOAT64"
+    if pa.types.is_decimal(arrow):
+        return _bigquery_decimal(arrow.precision, arrow.scale)
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow):
+        return "STRING"
+    if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
+        return "BYTES"
+    if pa.types.is_timestamp(arrow):
+        return "TIMESTAMP" if arrow.tz else "DATETIME"
+    if pa.types.is_date(arrow):
+        return "DATE"
+    if pa.types.is_time(arrow):
+        return "TIME"
+    if pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
+        return f"ARRAY<{bigquery_type(arrow.value_type)}>"
+    if pa.types.is_struct(arrow):
+        fields = ", ".join(f"`{f.name}` {bigquery_type(f.type)}" for f in arrow)
+        return f"STRUCT<{fields}>"
+    return "STRING"
+
+
+def storable(arrow: pa.DataType) -> pa.DataType:
+    """The type a file column is stored as: large variants narrowed, nulls as strings."""
+    if pa.types.is_large_string(arrow) or pa.types.is_null(arrow):
+        return pa.string()
+    if pa.types.is_large_binary(arrow):
+        return pa.binary()
+    if pa.types.is_large_list(arrow):
+        return pa.list_(storable(arrow.value_type))
+    return arrow
