@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-# ConnectorX reads NUMERIC/DECIMAL as decimal(38,10): exact when the scale is at most 10 and the
-# integer part at most 28 digits; beyond that the column is read as text.
-_CX_SCALE, _CX_INTEGER_DIGITS = 10, 28
+# ConnectorX reads NUMERIC/DECIMAL through a 96-bit decimal into decimal(38,10): exact for at
+# most 28 digits and a scale of at most 10. Wider columns up to Arrow's 38 digits are read as
+# text and parsed exactly (`etl.run.conform`); beyond 38 digits they stay text.
+_CX_SCALE, _CX_DIGITS, _ARROW_DIGITS = 10, 28, 38
 
 
 def _bigquery_decimal(precision: int, scale: int) -> str:
@@ -26,9 +27,12 @@ def _bigquery_decimal(precision: int, scale: int) -> str:
     return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
 
 
-def _decimal_fits(m: re.Match) -> bool:
-    precision, scale = int(m["p"]), int(m["s"] or 0)
-    return scale <= _CX_SCALE and precision - scale <= _CX_INTEGER_DIGITS
+def _decimal_native(m: re.Match) -> bool:
+    return int(m["p"]) <= _CX_DIGITS and int(m["s"] or 0) <= _CX_SCALE
+
+
+def _decimal_arrow(m: re.Match) -> bool:
+    return int(m["p"]) <= _ARROW_DIGITS
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,14 @@ class Rule:
         return m if m and self.when(m) else None
 
 
+def _decimal(m: re.Match) -> pa.DataType:
+    return pa.decimal128(int(m["p"]), int(m["s"] or 0))
+
+
+def _decimal_bigquery(m: re.Match) -> str:
+    return _bigquery_decimal(int(m["p"]), int(m["s"] or 0))
+
+
 def _const(value):
     return lambda m: value
 
@@ -60,11 +72,11 @@ _TS = r"(?:\(\d\))?"
 RULES: tuple[Rule, ...] = (
     # PostgreSQL, as format_type() spells the declared type.
     Rule("postgresql", _INTS_PG, "{col}", _const(_INT), _const("INT64")),
-    Rule("postgresql", _DEC, "{col}",
-         lambda m: pa.decimal128(int(m["p"]), int(m["s"] or 0)),
-         lambda m: _bigquery_decimal(int(m["p"]), int(m["s"] or 0)), when=_decimal_fits),
+    Rule("postgresql", _DEC, "{col}", _decimal, _decimal_bigquery, when=_decimal_native),
+    Rule("postgresql", _DEC, "{col}::text", _decimal, _decimal_bigquery,
+         "29 to 38 digits or a scale over 10: read as text, parsed exactly", when=_decimal_arrow),
     Rule("postgresql", r"numeric.*", "{col}::text", _const(_STRING), _const("STRING"),
-         "unconstrained or wider than decimal(38,10): exact digits as text"),
+         "unconstrained or over 38 digits: exact digits as text"),
     Rule("postgresql", r"real|double precision", "{col}", _const(_FLOAT), _const("FLOAT64")),
     Rule("postgresql", r"boolean", "{col}", _const(pa.bool_()), _const("BOOL")),
     Rule("postgresql", rf"timestamp{_TS} without time zone", "{col}",
@@ -99,11 +111,12 @@ RULES: tuple[Rule, ...] = (
          _const("NUMERIC"), "up to 18446744073709551615, beyond INT64"),
     Rule("mysql", r"(?:tinyint|smallint|mediumint|int|integer|bigint)(?:\(\d+\))?(?: unsigned)?",
          "{col}", _const(_INT), _const("INT64")),
-    Rule("mysql", _DEC + r"(?: unsigned)?", "{col}",
-         lambda m: pa.decimal128(int(m["p"]), int(m["s"] or 0)),
-         lambda m: _bigquery_decimal(int(m["p"]), int(m["s"] or 0)), when=_decimal_fits),
+    Rule("mysql", _DEC + r"(?: unsigned)?", "{col}", _decimal, _decimal_bigquery,
+         when=_decimal_native),
+    Rule("mysql", _DEC + r"(?: unsigned)?", "CAST({col} AS CHAR)", _decimal, _decimal_bigquery,
+         "29 to 38 digits or a scale over 10: read as text, parsed exactly", when=_decimal_arrow),
     Rule("mysql", r"decimal.*", "CAST({col} AS CHAR)", _const(_STRING), _const("STRING"),
-         "wider than decimal(38,10): exact digits as text"),
+         "over 38 digits: exact digits as text"),
     Rule("mysql", r"(?:float|double|real)(?:\(\d+(?:,\d+)?\))?(?: unsigned)?", "{col}",
          _const(_FLOAT), _const("FLOAT64")),
     Rule("mysql", r"date", "{col}", _const(pa.date32()), _const("DATE")),
