@@ -83,6 +83,23 @@ class LearningRateSchedule(Spec):
         return self
 
 
+class TrainingHistory(Spec):
+    """What a run records of its training beyond the loss (`trainer.training_history`), into
+    `training_metrics.json`, MLflow and TensorBoard event files in the run folder.
+
+    Every epoch: the loss on a fixed sample of `eval_rows` eval rows, recall@5/10/50/100 of the
+    towers on a fixed sample of `eval_customers` test customers, and each tower's weight norms
+    and statistics; every `histogram_every_epochs` epochs (0: never) weight and gradient
+    histograms. Once: parameter counts per tower, vocabulary size and OOV rate per feature.
+    The samples are fixed by the run's seed, so the figures of successive epochs compare.
+    """
+
+    enabled: bool = True
+    histogram_every_epochs: int = Field(default=1, ge=0, le=100)
+    eval_customers: int = Field(default=1000, ge=1, le=100_000)
+    eval_rows: int = Field(default=4096, ge=1, le=1_000_000)
+
+
 class TrainingParams(Spec):
     """Run-time parameters. batch_size and learning_rate fall back to the ModelConfig's.
 
@@ -101,6 +118,7 @@ class TrainingParams(Spec):
     early_stopping: EarlyStopping | None = None
     lr_schedule: LearningRateSchedule | None = None
     validation_days: int = Field(default=14, ge=1, le=365)
+    training_history: TrainingHistory = TrainingHistory()
 
     @model_validator(mode="after")
     def _warmup_shorter_than_training(self):

@@ -48,6 +48,37 @@ OPTIONAL_EPOCH_METRICS = {
 }
 
 K = (5, 10, 50, 100)
+
+# The training history (trainer.training_history), logged unless TrainingParams turn it off.
+TOWERS = ("query_tower", "candidate_tower")
+WEIGHT_STATS = ("l1", "l2", "mean", "std", "min", "max")
+HISTORY_EPOCH_METRICS = {
+    "eval_loss": "the loss on a fixed sample of eval rows, each epoch",
+    **{f"recall_at_{k}": f"recall@{k} of the towers on a fixed sample of test customers, each "
+       "epoch" for k in K},
+    **{f"weights_{t}_{s}": f"the {s} of the {t}'s trainable weights, each epoch"
+       for t in TOWERS for s in WEIGHT_STATS},
+}  # fmt: skip
+OPTIONAL_HISTORY_EPOCH_METRICS = {
+    "weights_rating_head_<stat>": "the same statistics of a ranking or multitask rating head",
+    "gradients_<tower>_l2": "the L2 norm of a tower's gradients on a fixed train batch, every "
+    "`training_history.histogram_every_epochs` epochs",
+}
+HISTORY_METRICS = {
+    f"parameters_{t}_{kind}": f"the {t}'s {kind.replace('_', '-')} parameters"
+    for t in TOWERS
+    for kind in ("total", "trainable", "non_trainable")
+}
+HISTORY_FEATURE_METRICS = {
+    "vocab_size_<column>": "a string feature's vocabulary size (without OOV buckets)",
+    "oov_rate_<column>": "the share of its eval values outside the vocabulary",
+    "oov_rate_train_<column>": "the same share of its train values (a capped vocabulary)",
+}
+HISTORY_ARTIFACTS = {
+    "tensorboard/": "TensorBoard event files: the scalars, and weight and gradient histograms "
+    "every `histogram_every_epochs` epochs (also in `<model_run_dir>/tensorboard`)"
+}
+
 FINAL_METRICS = {
     "final_loss": "the last epoch's training loss",
     **{f"test_recall_at_{k}": f"recall@{k} of the exported serving model on the test customers"
@@ -78,9 +109,12 @@ MODEL = (
 )
 
 
-def violations(client: Any, run_id: str, *, experiment: str, run_name: str) -> list[str]:
+def violations(
+    client: Any, run_id: str, *, experiment: str, run_name: str, history: bool = True
+) -> list[str]:
     """What a logged run breaks of the contract (empty when it keeps it), read with
-    `MlflowClient` as the app reads it."""
+    `MlflowClient` as the app reads it. `history`: the run recorded its training history (the
+    default of TrainingParams)."""
     out = []
     run = client.get_run(run_id)
     if run.info.run_name != run_name or run_name not in RUN_NAMES:
@@ -91,10 +125,13 @@ def violations(client: Any, run_id: str, *, experiment: str, run_name: str) -> l
     out += [f"tag {key!r} missing" for key in TAGS if key not in tags]
     out += [f"parameter {key!r} missing" for key in PARAMS if key not in run.data.params]
     metrics = run.data.metrics
-    for key in [*FINAL_METRICS, *BASELINE_METRICS]:
+    history_keys = [*HISTORY_METRICS] if history else []
+    for key in [*FINAL_METRICS, *BASELINE_METRICS, *history_keys]:
         if key not in metrics:
             out.append(f"metric {key!r} missing")
-    for key in EPOCH_METRICS:
+    if history and not any(key.startswith("vocab_size_") for key in metrics):
+        out.append("no metric 'vocab_size_<column>'")
+    for key in [*EPOCH_METRICS, *(HISTORY_EPOCH_METRICS if history else ())]:
         steps = [m.step for m in client.get_metric_history(run_id, key)]
         if not steps or steps != list(range(len(steps))):
             out.append(f"metric {key!r} is not logged once per epoch from step 0 ({steps})")
@@ -102,6 +139,8 @@ def violations(client: Any, run_id: str, *, experiment: str, run_name: str) -> l
     folders = {"", *(p.rsplit("/", 1)[0] for p in expected if "/" in p)}
     paths = {a.path for folder in folders for a in client.list_artifacts(run_id, folder or None)}
     out += [f"artifact {path!r} missing" for path in expected if path not in paths]
+    if history and not client.list_artifacts(run_id, "tensorboard"):
+        out.append("artifact 'tensorboard/' missing")
     if run_name != "quick-test" and "model" in {a.path for a in client.list_artifacts(run_id)}:
         out.append("a training run logs its model as an artifact; the registry keeps it")
     return out
@@ -133,6 +172,19 @@ def markdown() -> str:
     out += ["", "Baselines at the end, on the identical split: `baseline_<name>_recall_at_<k>` "
             f"for name in {', '.join(f'`{b}`' for b in BASELINES)} and k in "
             f"{', '.join(map(str, K))} (also `_new_recall_at_<k>` and `_ndcg_at_10`)."]  # fmt: skip
+    out += [
+        "",
+        "## The training history",
+        "",
+        "Logged unless the TrainingParams turn it off (`training_history.enabled`); also in "
+        "`training_metrics.json` under `training_history`.",
+    ]
+    out += _table("metric per epoch", HISTORY_EPOCH_METRICS)
+    out += _table("metric per epoch (when it applies)", OPTIONAL_HISTORY_EPOCH_METRICS)
+    out += _table("metric at the end", HISTORY_METRICS)
+    out += _table("metric at the end, per string feature", HISTORY_FEATURE_METRICS)
+    out += _table("artifact", HISTORY_ARTIFACTS)
+    out += ["", "## Artifacts"]
     out += _table("artifact", ARTIFACTS)
     out += _table("artifact (quick-test runs)", QUICK_TEST_ARTIFACTS)
     out += ["", MODEL]

@@ -68,6 +68,13 @@ from trainer.serving import (
 from trainer.strategy import global_batch_size, make_strategy
 from trainer.towers import build_tower, embedding_layer
 from trainer.tracking import EpochMetrics, RunTracker, TrackingSettings, result_metrics
+from trainer.training_history import for_run as training_history_for_run
+from trainer.training_history import (
+    parameter_counts,
+    summary_metrics,
+    tensorboard_dir,
+    vocabularies,
+)
 
 QUICK_TEST_RUN = "quick-test"
 
@@ -281,6 +288,8 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         history, train[history_inputs[0]], train[history_inputs[1]] = _training_history(
             train, features, model, vocab_sizes
         )
+    # The eval split is read before training: the training history samples it every epoch.
+    eval_ = canonical_order(read_transformed(fn_args.eval_files, tft_output, needed))
     timing["read"] = time.perf_counter() - start
     reorders = history is not None and model.reorder is not None and model.model_type != "ranking"
     fit_columns, validation = _fit_rows(
@@ -353,6 +362,27 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     first_batch = FirstBatchLoss()
     callbacks.append(first_batch)
     callbacks.append(EpochMetrics(tracker))  # after the others: it logs what they added
+    candidates = candidate_features(
+        train,
+        id_feature=cid,
+        feature_names=candidate_names,
+        n_products=vocab_sizes[cid],
+        recency=train[recency] if recency else None,
+    )
+    towers = {"query_tower": two_tower.query_tower, "candidate_tower": two_tower.candidate_tower}
+    if two_tower.rating_head is not None:
+        towers["rating_head"] = two_tower.rating_head
+    recorder = None
+    if training.training_history.enabled:
+        recorder = training_history_for_run(
+            training.training_history, model=two_tower, towers=towers, train=train, eval_=eval_,
+            fit_columns=fit_columns, candidates=candidates, query_id=qid, candidate_id=cid,
+            names=sorted(fit_columns), history_inputs=history_inputs, vocab_sizes=vocab_sizes,
+            recency=train[time_name] if time_name else (train[recency] if recency else None),
+            batch_size=batch_size, seed=hp["seed"], model_run_dir=fn_args.model_run_dir,
+            tracker=tracker,
+        )  # fmt: skip
+        callbacks.append(recorder)
     reporter = ProgressReporter.from_config((fn_args.custom_config or {}).get("callback_url"))
     if reporter is not None:
         callbacks.append(EpochProgress(reporter, hp["epochs"]))
@@ -377,13 +407,6 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     if stopping is not None and stopping.stopped_epoch:
         log.info("early stopping after epoch %d", stopping.stopped_epoch + 1)
 
-    candidates = candidate_features(
-        train,
-        id_feature=cid,
-        feature_names=candidate_names,
-        n_products=vocab_sizes[cid],
-        recency=train[recency] if recency else None,
-    )
     candidate_embeddings = _embed(
         two_tower.candidate_embeddings, candidates, candidate_names, batch_size
     )
@@ -428,7 +451,6 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     log.info("serving model exported to %s", fn_args.serving_model_dir)
 
     start = time.perf_counter()
-    eval_ = canonical_order(read_transformed(fn_args.eval_files, tft_output, needed))
     evaluation = _evaluate(
         fn_args, train, eval_, features, vocab_sizes, raw_query_columns, raw_spec, tft_output
     )
@@ -461,6 +483,15 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
     metrics["mlflow"] = tracker.info()
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     path = os.path.join(fn_args.model_run_dir, METRICS_FILE)
+    if recorder is not None:
+        metrics["training_history"] = {
+            **recorder.as_dict(),
+            "parameters": parameter_counts(towers),
+            "vocabularies": vocabularies(vocab_sizes, train, eval_),
+            "tensorboard_dir": tensorboard_dir(fn_args.model_run_dir),
+        }
+        tracker.log_metrics(summary_metrics(metrics["training_history"]))
+        tracker.log_artifacts(tensorboard_dir(fn_args.model_run_dir), "tensorboard")
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
     log.info("metrics written to %s", path)

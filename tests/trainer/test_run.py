@@ -45,6 +45,7 @@ def test_metrics_file_layout(trained_run):
         "model_type",
         "throughput",
         "timing_seconds",
+        "training_history",  # tests/trainer/test_training_history.py
     }
     assert written["throughput"]["fit_rows"] == 480
     assert written["throughput"]["examples_per_second"] > 0
