@@ -188,11 +188,14 @@ def bigquery_type(arrow: pa.DataType) -> str:
 
 
 def storable(arrow: pa.DataType) -> pa.DataType:
-    """The type a file column is stored as: large variants narrowed, nulls as strings."""
+    """The type a file column is stored as: large variants narrowed, nulls as strings,
+    timestamps in microseconds."""
     if pa.types.is_large_string(arrow) or pa.types.is_null(arrow):
         return pa.string()
     if pa.types.is_large_binary(arrow):
         return pa.binary()
-    if pa.types.is_large_list(arrow):
+    if pa.types.is_large_list(arrow) or pa.types.is_list(arrow):
         return pa.list_(storable(arrow.value_type))
+    if pa.types.is_timestamp(arrow):  # Parquet keeps no seconds unit: one unit for every run
+        return pa.timestamp("us", arrow.tz)
     return arrow

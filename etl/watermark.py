@@ -23,7 +23,7 @@ class Watermark:
     cursor: str | None
     """The largest cursor value loaded, as text (ISO 8601 or an integer); None: no cursor."""
     kind: str | None
-    """timestamp, timestamptz, date or int."""
+    """timestamp, timestamptz, date, int (or string, for files)."""
     run_id: str
     loaded_at: str
 
@@ -35,6 +35,8 @@ class Watermark:
             return dt.datetime.fromisoformat(self.cursor)
         if self.kind == "date":
             return dt.date.fromisoformat(self.cursor)
+        if self.kind == "string":
+            return self.cursor
         return int(self.cursor)
 
     def to_json(self) -> str:
@@ -53,6 +55,8 @@ def encode(value, arrow: pa.DataType) -> tuple[str | None, str | None]:
         return value.isoformat(), "timestamptz" if arrow.tz else "timestamp"
     if pa.types.is_date(arrow):
         return value.isoformat(), "date"
+    if pa.types.is_string(arrow):  # files: ISO 8601 text sorts as time does
+        return value, "string"
     return str(int(value)), "int"
 
 
