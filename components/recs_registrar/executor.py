@@ -7,7 +7,6 @@ import logging
 import os
 
 from tfx.dsl.components.base import base_executor
-from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
@@ -20,7 +19,8 @@ log = logging.getLogger(__name__)
 
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
-        from registry import CHAMPION, Registration, open_registry
+        from registry import open_registry
+        from registry.registration import RunOutputs, register_run, sibling_output
         from trainer.run import METRICS_FILE
 
         blessing = artifact_utils.get_single_instance(input_dict["blessing"])
@@ -36,27 +36,20 @@ class Executor(base_executor.BaseExecutor):
                        if isinstance(v, int | float)}  # fmt: skip
             registry = open_registry(exec_properties["registry_uri"],
                                      release_image=exec_properties.get("worker_image") or "")  # fmt: skip
-            number = str(len(registry.versions(name)) + 1)
-            target = os.path.join(exec_properties["models_dir"], name, f"v{number}")
-            if fileio.exists(target):  # never overwrite files a version may point at
-                raise RuntimeError(f"{target} exists: the models folder and the registry disagree")
-            source = path_utils.serving_model_path(
-                artifact_utils.get_single_uri(input_dict["model"])
+            model_uri = artifact_utils.get_single_uri(input_dict["model"])
+            run = RunOutputs(
+                serving_model=path_utils.serving_model_path(model_uri),
+                run_id=str(run_id),
+                model_type=trainer.get("model_type", "retrieval"),
+                blessed=True,
+                metrics=metrics,
+                # Kept beside the model, where no age rule deletes them and the TFDV parser
+                # reads (the run's pipeline root goes after 30 days).
+                statistics=sibling_output(model_uri, "StatisticsGen", "statistics"),
+                schema=sibling_output(model_uri, "SchemaGen", "schema"),
             )
-            io_utils.copy_dir(source, target)
-            version = registry.register(
-                Registration(
-                    model_name=name,
-                    artifact_uri=target,
-                    run_id=str(run_id),
-                    model_type=trainer.get("model_type", "retrieval"),
-                    blessed=True,
-                    metrics=metrics,
-                    aliases=(CHAMPION,),
-                )
-            )
-            if version.version != number:
-                raise RuntimeError(f"registered as version {version.version}, copied as v{number}")
+            version, kept = register_run(registry, run, model_name=name,
+                                         models_dir=exec_properties["models_dir"])  # fmt: skip
             record = {
                 "registered": True,
                 "model_name": name,
@@ -65,6 +58,7 @@ class Executor(base_executor.BaseExecutor):
                 "artifact_uri": version.artifact_uri,
                 "resource_name": version.resource_name,
                 "run_id": version.run_id,
+                **kept,
             }
         out = artifact_utils.get_single_instance(output_dict["registration"])
         io_utils.write_string_file(

@@ -69,7 +69,9 @@ def test_the_cli(three_versions, capsys):
     assert main(["promote", "acme-retail", "3", "--registry", uri]) == 2
     assert "--override REASON" in capsys.readouterr().err
     assert main(["rollback", "acme-retail", "--registry", uri, "--json"]) == 0
-    [shown] = json.loads(capsys.readouterr().out)
+    rolled = json.loads(capsys.readouterr().out)
+    assert rolled["endpoint"] is None  # nothing was served: nothing redeployed
+    shown = rolled["champion"]
     assert (shown["version"], shown["aliases"]) == ("1", ["champion"])
     assert main(["show", "acme-retail", "--registry", uri]) == 0
     assert capsys.readouterr().out.startswith("acme-retail v1 [champion] blessed")
