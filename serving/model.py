@@ -16,6 +16,12 @@ from typing import Any
 import numpy as np
 
 
+def register_scann_ops() -> None:
+    """Load ScaNN's TensorFlow ops into this process: a SavedModel with a ScaNN index (see
+    `trainer.scann_index`) loads only then. Importing the module registers them; idempotent."""
+    from scann.scann_ops.py import scann_ops  # noqa: F401 (imported for its side effect)
+
+
 class RequestError(ValueError):
     """The request is malformed; the message is returned to the caller with status 400."""
 
@@ -69,6 +75,7 @@ class LoadedModel:
 
         self.tf = tf
         self.path, self.version = resolve_model_dir(model_dir)
+        register_scann_ops()
         self._saved = tf.saved_model.load(str(self.path))
         self.signatures = {
             name: Signature(name, function) for name, function in self._saved.signatures.items()

@@ -25,8 +25,31 @@ CONTAINER_PORT = 8080
 """The port a serving container listens on in the cloud: the one Cloud Run and Vertex AI call."""
 
 
+SCANN_NAMESPACE = "Scann"
+"""The op namespace of ScaNN's TensorFlow ops (`Scann>ScannSearchBatched`, ...)."""
+
+
 def serving_runtime(*, uses_scann: bool) -> Runtime:
     return "scann" if uses_scann else "native"
+
+
+def saved_model_uses_scann(model_dir: str) -> bool:
+    """Whether the SavedModel at `model_dir` (a local path or gs://) holds ScaNN ops: what
+    `serving_runtime` is asked when a model is registered, read from the model itself."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(f"{str(model_dir).rstrip('/')}/saved_model.pb", "rb") as f:
+        saved.ParseFromString(f.read())
+    prefix = f"{SCANN_NAMESPACE}>"
+    for graph in saved.meta_graphs:
+        nodes = list(graph.graph_def.node)
+        for function in graph.graph_def.library.function:
+            nodes.extend(function.node_def)
+        if any(node.op.startswith(prefix) for node in nodes):
+            return True
+    return False
 
 
 _RELEASE_IMAGE = re.compile(

@@ -71,6 +71,54 @@ class ReorderConfig(Spec):
         return units
 
 
+class BruteForceRetrieval(Spec):
+    """Every product scored by one matrix product inside the serving model: exact, and served by
+    TF Serving's native container. The right choice up to a few hundred thousand products."""
+
+    type: Literal["brute_force"] = "brute_force"
+
+
+class ScannRetrieval(Spec):
+    """An approximate top-k index (ScaNN) inside the serving model, for large catalogues.
+
+    The catalogue's embeddings are split into `num_leaves` partitions; a query scores the
+    products of its `num_leaves_to_search` nearest partitions by their compressed embeddings
+    (`dimensions_per_block` dimensions per 4-bit code), then re-scores the best
+    `num_reordering_candidates` exactly. Unset counts are sized from the catalogue when the
+    model is exported (`trainer.scann_index.scann_parameters`, tuned to recall@100 >= 0.95
+    against brute force). The model is served by the platform's Python server: TF Serving
+    cannot load ScaNN's ops (`serving.routing`).
+    """
+
+    type: Literal["scann"] = "scann"
+    num_leaves: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Partitions of the catalogue; None: about sqrt(catalogue size)."""
+    num_leaves_to_search: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Partitions each query scores; None: 85% of `num_leaves` under 10,000 products, 70%
+    under 200,000, then 50%."""
+    num_reordering_candidates: int | None = Field(default=None, ge=1, le=100_000)
+    """Candidates re-scored exactly; None: 20 x top_k, at least 4,000."""
+    dimensions_per_block: int = Field(default=2, ge=1, le=16)
+    training_iterations: int = Field(default=12, ge=1, le=100)
+    """k-means iterations that place the partitions."""
+
+    @model_validator(mode="after")
+    def _search_within_leaves(self):
+        if (
+            self.num_leaves is not None
+            and self.num_leaves_to_search is not None
+            and self.num_leaves_to_search > self.num_leaves
+        ):
+            raise ValueError(
+                f"num_leaves_to_search: {self.num_leaves_to_search} is more than num_leaves "
+                f"({self.num_leaves})"
+            )
+        return self
+
+
+Retrieval = Annotated[BruteForceRetrieval | ScannRetrieval, Field(discriminator="type")]
+
+
 ModelType = Literal["retrieval", "ranking", "multitask"]
 RankingLoss = Literal["mse", "bce", "huber"]
 
@@ -122,6 +170,9 @@ class ModelConfig(Spec):
     ranking_loss: RankingLoss = "mse"
     loss_weights: LossWeights = LossWeights()
     """Multitask models only."""
+    retrieval: Retrieval = BruteForceRetrieval()
+    """How the serving model finds the top products: brute force, or a ScaNN index (large
+    catalogues; retrieval and multitask models)."""
 
     @model_validator(mode="after")
     def _dense_somewhere(self):
@@ -129,6 +180,15 @@ class ModelConfig(Spec):
             layers = getattr(self, field)
             if layers and layers[0].type == "dropout" and len(layers) == 1:
                 raise ValueError(f"{field}: a tower of only dropout learns nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _scann_ranks_by_retrieval(self):
+        if self.retrieval.type == "scann" and self.model_type == "ranking":
+            raise ValueError(
+                "retrieval: a ScaNN index finds the top two-tower scores; a ranking model ranks "
+                "every product by its rating head (use brute_force)"
+            )
         return self
 
     @classmethod

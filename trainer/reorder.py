@@ -102,26 +102,83 @@ def pair_features(
       retrieval_scores: `[batch, n_products]` two-tower scores.
       similarity: `[n_products, n_products]` sparse co-purchase similarity.
     """
-    signals = _catalogue_signals(history, retrieval_scores, similarity)
+    scores = TwoTowerScores.dense(retrieval_scores)
     products = tf.broadcast_to(
         tf.range(tf.shape(product_table, out_type=tf.int64)[0])[None], tf.shape(retrieval_scores)
     )
-    return _gather_pairs(products, history, customer_features, product_table, signals)
+    co_purchase = _co_purchase_signals(history, similarity)
+    return _gather_pairs(products, history, customer_features, product_table, co_purchase, scores)
 
 
-def _catalogue_signals(history, retrieval_scores, similarity) -> tf.Tensor:
-    """`[batch, n_products, 3]`: co-purchase with everything bought and with what was bought
-    lately (log1p), and the two-tower score standardized over the catalogue for the customer."""
-    mean, variance = tf.nn.moments(retrieval_scores, axes=[1], keepdims=True)
-    retrieval = (retrieval_scores - mean) / tf.sqrt(variance + 1e-6)
+@dataclass(frozen=True)
+class TwoTowerScores:
+    """The two-tower scores the scorer reads, standardized over the catalogue per customer.
+
+    `standardized` `[batch, n_products]` ranks the products (it nominates candidates); `of`
+    gives the exact standardized score of any `[batch, m]` products (a pair feature). From
+    every product's score (`dense`: brute force, and training) both are the same numbers. An
+    approximate index (`trainer.scann_index`) knows only its top products: the others rank
+    at `UNRANKED`, and `of` computes scores from the embeddings instead.
+    """
+
+    standardized: tf.Tensor
+    of: Callable[[tf.Tensor], tf.Tensor]
+
+    @classmethod
+    def dense(cls, scores: tf.Tensor) -> TwoTowerScores:
+        mean, variance = tf.nn.moments(scores, axes=[1], keepdims=True)
+        standardized = (scores - mean) / tf.sqrt(variance + 1e-6)
+        return cls(standardized, lambda products: tf.gather(standardized, products, batch_dims=1))
+
+    @classmethod
+    def from_index(
+        cls,
+        query: tf.Tensor,
+        embeddings: tf.Tensor,
+        moments: tuple[tf.Tensor, tf.Tensor],
+        top: tf.Tensor,
+        top_scores: tf.Tensor,
+    ) -> TwoTowerScores:
+        """Scores of an index's `top` `[batch, r]` products (their `top_scores`), for
+        `query` `[batch, dim]` against the catalogue's `embeddings` `[n, dim]` whose mean and
+        covariance are `moments`: a customer's mean score over the catalogue is q.mean and
+        its variance q'Cq, exactly what `dense` computes, without scoring every product."""
+        mean_embedding, covariance = moments
+        mean = tf.linalg.matvec(query, mean_embedding)[:, None]
+        variance = tf.reduce_sum(tf.linalg.matmul(query, covariance) * query, 1, keepdims=True)
+        std = tf.sqrt(tf.maximum(variance, 0.0) + 1e-6)
+        batch = tf.shape(top, out_type=tf.int64)[0]
+        rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(top, out_type=tf.int64))
+        standardized = tf.tensor_scatter_nd_update(
+            tf.fill(tf.stack([batch, tf.shape(embeddings, out_type=tf.int64)[0]]), UNRANKED),
+            tf.stack([rows, tf.cast(top, tf.int64)], -1),
+            (top_scores - mean) / std,
+        )
+
+        def of(products):
+            scores = tf.einsum("bd,bmd->bm", query, tf.gather(embeddings, products))
+            return (scores - mean) / std
+
+        return cls(standardized, of)
+
+
+UNRANKED = -1e5
+"""The rank value of a product outside an index's top: below any standardized score."""
+
+
+def _co_purchase_signals(history, similarity) -> tf.Tensor:
+    """`[batch, n_products, 2]`: co-purchase with everything bought and with what was bought
+    lately (log1p)."""
     bought = history[..., ITEM_FEATURES.index("bought")]
     recent = tf.math.expm1(history[..., ITEM_FEATURES.index("log_decayed_30d")])
     # Bought with anything the customer bought, and with what they bought lately.
     co_purchase = tf.math.log1p(co_purchase_scores(tf.stack([bought, recent], 0), similarity))
-    return tf.concat([tf.transpose(co_purchase, [1, 2, 0]), retrieval[..., None]], axis=-1)
+    return tf.transpose(co_purchase, [1, 2, 0])
 
 
-def _gather_pairs(products, history, customer_features, product_table, signals) -> tf.Tensor:
+def _gather_pairs(
+    products, history, customer_features, product_table, co_purchase, scores: TwoTowerScores
+) -> tf.Tensor:
     """`[batch, m, N_FEATURES]` features of the `[batch, m]` products of each customer."""
     shape = tf.shape(products)
     customer = tf.broadcast_to(
@@ -132,14 +189,15 @@ def _gather_pairs(products, history, customer_features, product_table, signals) 
             tf.gather(history, products, batch_dims=1),
             tf.gather(product_table, products),
             customer,
-            tf.gather(signals, products, batch_dims=1),
+            tf.gather(co_purchase, products, batch_dims=1),
+            scores.of(products)[..., None],
         ],
         axis=-1,
     )
 
 
 # The cheap signals that nominate never-bought candidates: the two co-purchase signals and the
-# two-tower score (`_catalogue_signals`' columns), then the product's recent popularity.
+# two-tower score (the last three pair features), then the product's recent popularity.
 CANDIDATE_SIGNALS = ("co_purchase", "co_purchase_recent", "retrieval", "buyers_30d")
 
 
@@ -160,7 +218,7 @@ def candidate_pairs(
     history: tf.Tensor,
     customer_features: tf.Tensor,
     product_table: tf.Tensor,
-    retrieval_scores: tf.Tensor,
+    retrieval_scores: tf.Tensor | TwoTowerScores,
     similarity: tf.SparseTensor,
     *,
     per_signal: int,
@@ -174,15 +232,23 @@ def candidate_pairs(
     `per_signal` (`CANDIDATE_SIGNALS`), filled up by two-tower score to
     `max(len(CANDIDATE_SIGNALS) x per_signal, min_new)` places, or fewer when the catalogue
     has fewer products the customer never bought (the rest is padding, `valid` False).
-    Arguments as `pair_features`.
+    Arguments as `pair_features`; `retrieval_scores` may also come from an index
+    (`TwoTowerScores.from_index`, whose top must hold that many never-bought products).
     """
+    if not isinstance(retrieval_scores, TwoTowerScores):
+        retrieval_scores = TwoTowerScores.dense(retrieval_scores)
+    retrieval = retrieval_scores.standardized
     n_products = tf.shape(product_table)[0]
-    batch = tf.shape(retrieval_scores)[0]
-    signals = _catalogue_signals(history, retrieval_scores, similarity)
+    batch = tf.shape(retrieval)[0]
+    co_purchase = _co_purchase_signals(history, similarity)
     bought = history[..., ITEM_FEATURES.index("bought")] > 0
     popularity = product_table[:, PRODUCT_FEATURES.index("log_buyers_30d")]
     nominating = tf.concat(
-        [signals, tf.broadcast_to(popularity[None, :, None], tf.stack([batch, n_products, 1]))],
+        [
+            co_purchase,
+            retrieval[..., None],
+            tf.broadcast_to(popularity[None, :, None], tf.stack([batch, n_products, 1])),
+        ],
         axis=-1,
     )
     never = tf.where(bought[..., None], -np.inf, nominating)
@@ -195,7 +261,6 @@ def candidate_pairs(
         tf.stack([batch, n_products]),
     )
     # Nominated first, the rest by two-tower score; bought products last, they are not valid.
-    retrieval = signals[..., CANDIDATE_SIGNALS.index("retrieval")]
     order = tf.where(bought, -np.inf, tf.cast(nominated > 0, tf.float32) * 1e6 + retrieval)
     places = tf.minimum(tf.maximum(len(CANDIDATE_SIGNALS) * per_signal, min_new), n_products)
     fresh = tf.math.top_k(order, k=places).indices
@@ -208,7 +273,9 @@ def candidate_pairs(
         old = tf.math.top_k(tf.where(bought, recency, -np.inf), k=count).indices
         products = tf.concat([old, fresh], axis=1)
         valid = tf.concat([tf.gather(bought, old, batch_dims=1), fresh_valid], axis=1)
-    features = _gather_pairs(products, history, customer_features, product_table, signals)
+    features = _gather_pairs(
+        products, history, customer_features, product_table, co_purchase, retrieval_scores
+    )
     return CandidatePairs(
         products=products,
         valid=valid,

@@ -445,6 +445,7 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         )
         if rates
         else None,
+        scann=model.retrieval if model.retrieval.type == "scann" else None,
     )
     export_serving_model(serving, fn_args.serving_model_dir)
     timing["export"] = time.perf_counter() - start
@@ -472,6 +473,9 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         "eval": evaluation["eval"],
         "hyperparameters": hp,
         "model_type": model.model_type,
+        # The settings the serving model's index was built with (sized from the catalogue).
+        "retrieval": {"type": model.retrieval.type}
+        | (serving.scann_settings.as_dict() if serving.scann_settings else {}),
         "timing_seconds": {k: round(v, 3) for k, v in timing.items()},
         "throughput": throughput,
     }

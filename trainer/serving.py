@@ -2,9 +2,10 @@
 
 The exported SavedModel's `serving_default` signature takes one 1-D tensor per raw query-tower
 column (named by the column, dtype from the raw feature spec), applies the Transform graph,
-embeds the query and scores it against precomputed candidate embeddings by brute force. It
-returns the ORIGINAL product ids read from the candidate-id vocabulary file: the product once
-returned vocabulary indices, which mean nothing to a client.
+embeds the query and scores it against precomputed candidate embeddings, by brute force or with
+a ScaNN index (`trainer.scann_index`; `ModelConfig.retrieval`). It returns the ORIGINAL product
+ids read from the candidate-id vocabulary file: the product once returned vocabulary indices,
+which mean nothing to a client.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ import scipy.sparse as sp
 import tensorflow as tf
 
 from specs import HistoryFeature, ReorderConfig, history_names
+from specs.model import ScannRetrieval
 from trainer.history import CUSTOMER_FEATURES, DECAY_DAYS, ITEM_FEATURES, HistoryTable
-from trainer.reorder import candidate_pairs, scatter_history, sparse_tensor
+from trainer.reorder import (
+    CANDIDATE_SIGNALS,
+    TwoTowerScores,
+    candidate_pairs,
+    scatter_history,
+    sparse_tensor,
+)
+from trainer.scann_index import SAVE_OPTIONS, build_scann_index, scann_parameters
 
 
 def _to_raw_input(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -94,6 +103,9 @@ class RetrievalServingModule(tf.Module):
       ratings: the rating head of a ranking or multitask model (`ServingRatings`). A ranking
         model ranks by predicted target; a multitask model ranks by the retrieval score and
         answers each product's predicted target as `ratings` too.
+      scann: find the top two-tower scores with a ScaNN index of the candidate embeddings
+        instead of scoring every product (`trainer.scann_index`); its resolved settings are
+        `scann_settings`. Not for a ranking model, which ranks by its rating head.
     """
 
     def __init__(
@@ -108,6 +120,7 @@ class RetrievalServingModule(tf.Module):
         top_k: int,
         history: ServingHistory | None = None,
         ratings: ServingRatings | None = None,
+        scann: ScannRetrieval | None = None,
     ) -> None:
         super().__init__()
         if len(product_ids) != len(candidate_embeddings):
@@ -133,6 +146,11 @@ class RetrievalServingModule(tf.Module):
             for name, spec in self._raw_query_spec.items()
         }
         self._history = history
+        self.scann = self.scann_settings = None
+        if scann is not None:
+            if ratings is not None and ratings.rank_by_rating:
+                raise ValueError("a ranking model ranks every product by its rating head: no ScaNN")
+            self._index(np.asarray(candidate_embeddings, np.float32), scann, history)
         if history is None:
             self.serve = tf.function(self._serve, input_signature=[signature], autograph=False)
             return
@@ -190,6 +208,39 @@ class RetrievalServingModule(tf.Module):
         self.serve_with_history = tf.function(
             self._serve_explicit, input_signature=[with_history], autograph=False
         )
+
+    def _index(self, embeddings: np.ndarray, spec: ScannRetrieval, history) -> None:
+        """The ScaNN index, asked for as many neighbours as the model's rankings need: k; k
+        more than a customer's history when bought products are left out; and for the
+        re-order scorer its candidates' places plus the history (`candidate_pairs`)."""
+        n = len(embeddings)
+        needed = self.k
+        if history is not None:
+            width = min(n, history.table.max_items)
+            needed = self.k + width
+            if history.scorer is not None:
+                places = max(len(CANDIDATE_SIGNALS) * history.candidates_per_signal, self.k)
+                needed = places + width
+        self.scann_k = min(n, needed)
+        self.scann_settings = scann_parameters(spec, n, self.scann_k)
+        self.scann = build_scann_index(embeddings, self.scann_settings, self.scann_k)
+        # Every customer's mean and variance of scores over the catalogue come from these
+        # (`TwoTowerScores.from_index`): the scorer's features without scoring every product.
+        centred = embeddings.astype(np.float64) - embeddings.mean(0, dtype=np.float64)
+        self.embedding_mean = tf.Variable(embeddings.mean(0, dtype=np.float64).astype(np.float32),
+                                          trainable=False)  # fmt: skip
+        self.embedding_covariance = tf.Variable(
+            (centred.T @ centred / n).astype(np.float32), trainable=False
+        )
+
+    def _index_top(self, query: tf.Tensor, bought: tf.Tensor | None = None):
+        """The top k by two-tower score from the index; `bought` `[batch, n]` left out."""
+        scores, indices = self.scann(query, k=self.scann_k)
+        if bought is not None:
+            scores = tf.where(
+                tf.gather(bought, indices, batch_dims=1), tf.constant(-np.inf, scores.dtype), scores
+            )
+        return self._top(scores, query, indices)
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """The SavedModel's signatures: `serving_default`, plus `discover` and `with_history`
@@ -254,6 +305,8 @@ class RetrievalServingModule(tf.Module):
         query = self.query_tower(
             {name: transformed[name] for name in self._query_feature_names}, training=False
         )
+        if self.scann is not None:
+            return self._index_top(query)
         return self._top(self._base_scores(query), query)
 
     def _score(self, transformed, items, weights, history, customer, exclude_bought: bool):
@@ -265,7 +318,17 @@ class RetrievalServingModule(tf.Module):
         inputs[self._history_names[0]] = items
         inputs[self._history_names[1]] = weights
         query = self.query_tower(inputs, training=False)
-        scores = self._base_scores(query)
+        if self.scann is not None and self.scorer is None:
+            bought = history[..., ITEM_FEATURES.index("bought")] > 0
+            return self._index_top(query, bought if exclude_bought else None)
+        if self.scann is not None:
+            index_scores, top = self.scann(query, k=self.scann_k)
+            scores = TwoTowerScores.from_index(
+                query, self.candidate_embeddings,
+                (self.embedding_mean, self.embedding_covariance), top, index_scores,
+            )  # fmt: skip
+        else:
+            scores = self._base_scores(query)
         if self.scorer is None:
             if exclude_bought:
                 bought = history[..., ITEM_FEATURES.index("bought")] > 0
@@ -360,5 +423,6 @@ def explicit_history(items: tf.Tensor, n_products, age_days: float):
 
 
 def export_serving_model(module: RetrievalServingModule, export_dir: str) -> None:
-    """Save `module` as a SavedModel whose `serving_default` is `module.serve`."""
-    tf.saved_model.save(module, export_dir, signatures=module.signatures())
+    """Save `module` as a SavedModel whose `serving_default` is `module.serve` (ScaNN's op
+    namespace allowed: a model with an index holds its ops)."""
+    tf.saved_model.save(module, export_dir, signatures=module.signatures(), options=SAVE_OPTIONS)

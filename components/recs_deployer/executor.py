@@ -107,7 +107,9 @@ def _deploy_cloud_run(registration: dict, settings: DeploySettings, session) -> 
         aliases=tuple(registration.get("aliases", ())),
         labels={},
     )
-    image = settings.serving_image(RUNTIME_IMAGES[serving_runtime(uses_scann=False)])
+    # A model with a ScaNN index (the registration's `uses_scann`) runs in the Python server.
+    runtime = serving_runtime(uses_scann=bool(registration.get("uses_scann", False)))
+    image = settings.serving_image(RUNTIME_IMAGES[runtime])
     return CloudRunDeployer(session).deploy(
         endpoint, version, image=image, model_path=registration["artifact_uri"]
     )

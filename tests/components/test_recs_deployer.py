@@ -76,6 +76,14 @@ def test_cloud_run_serves_the_registered_version_with_the_preset_and_the_pinned_
     assert members == ["serviceAccount:django-app@acme-recs.iam.gserviceaccount.com"]
 
 
+def test_a_scann_model_is_served_by_the_python_server_image():
+    cloud = FakeCloudRun({"response": {"uri": "https://x"}}, done_at_once=True)
+    record = deploy(REGISTERED | {"uses_scann": True}, CLOUD_RUN, session=cloud)
+    assert record["status"] == "deployed", record
+    [container] = cloud.bodies[0]["template"]["containers"]
+    assert container["image"] == "europe-docker.pkg.dev/platform/images/model-server-scann:1.2.3"
+
+
 def test_a_public_endpoint_runs_as_its_own_account_and_admits_all_users():
     cloud = FakeCloudRun({"response": {"uri": "https://x"}}, done_at_once=True)
     record = deploy(REGISTERED, CLOUD_RUN | {"deploy_public": 1}, session=cloud)
