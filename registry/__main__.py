@@ -155,6 +155,8 @@ def _run(args, given: dict[str, str], sizing):
         registry = open_registry(args.registry, release_image=args.release_image)
     except ValueError as exc:
         raise Invalid(f"--registry: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 (no Google credentials here, for one)
+        raise RegistryError(f"opening {args.registry}: {type(exc).__name__}: {exc}") from None
     if verb == "list":
         names = [model] if model else registry.model_names()
         found = [v for name in names for v in registry.versions(name)]

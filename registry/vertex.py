@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from registry.base import ModelVersion, Registration
-from registry.labels import version_labels
+from registry.base import CHAMPION, ModelVersion, Registration, RegistryError
+from registry.labels import label_value, version_labels
 from registry.rest import RestClient, Session
 from serving.routing import (
     CONTAINER_PORT,
@@ -75,23 +75,31 @@ def serving_image(target: VertexTarget, *, uses_scann: bool) -> str:
     return f"{target.image_repository}/{image}:{target.image_tag}"
 
 
+PREVIOUS_CHAMPION = "previous_champion"
+"""Label of a champion: the version it replaced, where `rollback` goes (repeatable: that one
+carries its own)."""
+
+
 def upload_request(
     registration: Registration,
     target: VertexTarget,
     *,
     model_exists: bool,
     aliases: tuple[str, ...],
+    replaces_champion: str = "",
 ) -> tuple[str, dict[str, Any]]:
     """(URL, body) of `models.upload` for a registration: a new version of the model if it
     exists, else the model itself. `aliases`: those the version takes at upload (the ones no
-    other version holds)."""
+    other version holds); `replaces_champion`: the champion it takes over from, remembered in
+    its labels for `rollback`."""
     model: dict[str, Any] = {
         "displayName": registration.model_name,
         "description": registration.description
         or f"recommendations of endpoint {registration.model_name}",
         "versionDescription": f"training run {registration.run_id}",
         "artifactUri": registration.artifact_uri,
-        "labels": version_labels(registration),
+        "labels": version_labels(registration)
+        | ({PREVIOUS_CHAMPION: replaces_champion} if replaces_champion else {}),
         "containerSpec": {
             "imageUri": serving_image(target, uses_scann=registration.uses_scann),
             "predictRoute": PREDICT_ROUTE,
@@ -117,6 +125,14 @@ def alias_request(
     aliases = [*add, *(f"-{alias}" for alias in remove)]
     url = f"{target.api}/{target.model(model_name)}@{version}:mergeVersionAliases"
     return url, {"versionAliases": aliases}
+
+
+def labels_request(
+    target: VertexTarget, model_name: str, version: str, labels: dict[str, str]
+) -> tuple[str, str, dict[str, Any]]:
+    """(method, URL, body) of `models.patch` replacing a version's labels."""
+    url = f"{target.api}/{target.model(model_name)}@{version}?updateMask=labels"
+    return "PATCH", url, {"labels": labels}
 
 
 class VertexModelRegistry:
@@ -156,13 +172,68 @@ class VertexModelRegistry:
             if not token:
                 return sorted(out, key=lambda v: int(v.version))
 
+    def version_of(self, model_name: str, version: str) -> ModelVersion:
+        found = self._call("GET", f"{self.target.api}/{self.target.model(model_name)}@{version}",
+                           missing_ok=True)  # fmt: skip
+        if found is None:
+            known = [v.version for v in self.versions(model_name)]
+            if not known:
+                raise RegistryError(f"no registered model {model_name!r}")
+            raise RegistryError(f"{model_name} has no version {version!r}; it has {known}")
+        return _version(found)
+
+    def model_names(self) -> list[str]:
+        page = self._call("GET", f"{self.target.api}/{self.target.location}/models") or {}
+        return sorted(m["name"].rsplit("/", 1)[-1] for m in page.get("models", []))
+
+    def promote(self, model_name: str, version: str, *, override: str = "") -> ModelVersion:
+        """Make `version` the champion; one the evaluator did not bless only with `override`,
+        recorded in its labels (`promoted_by_override`, `override_reason`, shortened to a label
+        value). The version remembers the champion it replaced (`previous_champion`)."""
+        chosen = self.version_of(model_name, version)
+        labels = dict(chosen.labels)
+        if labels.get("blessed") != "true":
+            if not override.strip():
+                raise RegistryError(
+                    f"{model_name} v{version} was not blessed by the evaluator: promote it only "
+                    "with --override REASON"
+                )
+            labels |= {"promoted_by_override": "true", "override_reason": label_value(override)}
+        current = self.get(model_name, CHAMPION)
+        if current is not None and current.version == chosen.version:
+            return chosen
+        if current is not None:
+            labels[PREVIOUS_CHAMPION] = current.version
+        if labels != dict(chosen.labels):
+            self._call(*labels_request(self.target, model_name, chosen.version, labels))
+        self._move_champion(model_name, current, chosen.version)
+        return self.version_of(model_name, chosen.version)
+
+    def rollback(self, model_name: str) -> ModelVersion:
+        """Move the champion back to the version it replaced (its `previous_champion`)."""
+        current = self.get(model_name, CHAMPION)
+        previous = current.labels.get(PREVIOUS_CHAMPION) if current else None
+        if not previous:
+            raise RegistryError(f"{model_name} has no earlier champion to roll back to")
+        self.version_of(model_name, previous)
+        self._move_champion(model_name, current, previous)
+        return self.version_of(model_name, previous)
+
+    def _move_champion(self, model_name: str, holder: ModelVersion | None, to: str) -> None:
+        if holder is not None:
+            self._call("POST", *alias_request(self.target, model_name, holder.version,
+                                              remove=(CHAMPION,)))  # fmt: skip
+        self._call("POST", *alias_request(self.target, model_name, to, add=(CHAMPION,)))
+
     def register(self, registration: Registration) -> ModelVersion:
         name = registration.model_name
         model_url = f"{self.target.api}/{self.target.model(name)}"
         exists = self._call("GET", model_url, missing_ok=True) is not None
         held = {a: self.get(name, a) for a in registration.aliases} if exists else {}
         free = tuple(a for a in registration.aliases if held.get(a) is None)
-        url, body = upload_request(registration, self.target, model_exists=exists, aliases=free)
+        replaced = held.get(CHAMPION)
+        url, body = upload_request(registration, self.target, model_exists=exists, aliases=free,
+                                   replaces_champion=replaced.version if replaced else "")  # fmt: skip
         operation = self._call("POST", url, body)
         response = self._rest.wait(operation, api=self.target.api, what="upload")
         version_id = response["modelVersionId"]

@@ -45,6 +45,8 @@ def test_deploy_request_sizes_the_service_by_its_preset_and_serves_the_versioned
     assert (method, url) == ("PATCH", f"https://run.googleapis.com/v2/{SERVICE}?allowMissing=true")
     labels = {"endpoint": "acme-main", "preset": "production", "model": "acme-retail",
               "model_version": "3"}  # fmt: skip
+    revision = body["template"]["revision"]
+    assert revision.startswith("serve-acme-main-v3-")
     assert body == {
         "labels": labels,
         "ingress": "INGRESS_TRAFFIC_ALL",
@@ -52,6 +54,8 @@ def test_deploy_request_sizes_the_service_by_its_preset_and_serves_the_versioned
             "labels": labels,
             "serviceAccount": "model-serving@b2brecs-acme.iam.gserviceaccount.com",
             "scaling": {"minInstanceCount": 1, "maxInstanceCount": 10},
+            "timeout": "300s",
+            "revision": revision,
             "containers": [
                 {
                     "image": IMAGE,
@@ -66,7 +70,9 @@ def test_deploy_request_sizes_the_service_by_its_preset_and_serves_the_versioned
                 }
             ],
         },
-    }
+        "traffic": [{"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": revision,
+                     "percent": 100, "tag": "v3"}],
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -212,6 +212,12 @@ class FakeVertex:
                 else:
                     version["versionAliases"].append(alias)
             return Response(200, version)
+        if method == "PATCH" and path.startswith(MODEL) and path.endswith("?updateMask=labels"):
+            version = self._find(path.removesuffix("?updateMask=labels").split("@")[1])
+            version["labels"] = dict(json["labels"])
+            return Response(200, version)
+        if method == "GET" and path == f"{MODEL}:listVersions":
+            return Response(200, {"models": self.versions})
         if method == "GET" and path.startswith(MODEL):
             if not self.versions:
                 return Response(404, {"error": {"code": 404}})
