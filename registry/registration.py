@@ -65,6 +65,8 @@ def register_run(
     from tfx.dsl.io import fileio
     from tfx.utils import io_utils
 
+    from serving.routing import saved_model_uses_scann
+
     if not run.blessed:
         raise RegistryError(
             f"run {run.run_id} was not blessed ({run.why_not_blessed or 'see its evaluation'}): "
@@ -96,6 +98,8 @@ def register_run(
             blessed=True,
             metrics=dict(run.metrics),
             aliases=aliases,
+            # The routing rule's fact, read from the model: a ScaNN index needs the Python server.
+            uses_scann=saved_model_uses_scann(target),
         )
     )
     if version.version != number:

@@ -21,6 +21,7 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 (TFX API)
         from registry import open_registry
         from registry.registration import RunOutputs, register_run, sibling_output
+        from serving.routing import saved_model_uses_scann
         from trainer.run import METRICS_FILE
 
         blessing = artifact_utils.get_single_instance(input_dict["blessing"])
@@ -56,6 +57,8 @@ class Executor(base_executor.BaseExecutor):
                 "version": version.version,
                 "aliases": list(version.aliases),
                 "artifact_uri": version.artifact_uri,
+                # Which serving image runs it (serving.routing), for the Deploy stage.
+                "uses_scann": saved_model_uses_scann(version.artifact_uri),
                 "resource_name": version.resource_name,
                 "run_id": version.run_id,
                 **kept,
