@@ -69,7 +69,12 @@ class LocalDestination:
         staged = self.staging_dir / f"{self.table}.{uuid.uuid4().hex}.parquet"
         meta = dict(table.schema.metadata or {})
         meta[META_KEY] = watermark.to_json().encode()
-        pq.write_table(table.replace_schema_metadata(meta), staged)
+        # Dictionary encoding pays for text (few distinct values compress well) and costs a third
+        # of the write time on numbers and timestamps, so only text columns get it.
+        text = [
+            f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_binary(f.type)
+        ]
+        pq.write_table(table.replace_schema_metadata(meta), staged, use_dictionary=text or False)
         return staged
 
     def publish(self, staged: Path) -> None:

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -61,6 +62,18 @@ class TableReport:
     error: str | None = None
 
 
+def unscaled_to_decimal(column: pa.ChunkedArray, decimal: pa.DataType) -> pa.Array:
+    """int64 unscaled values (value × 10^scale) as a decimal128 array: each becomes the 16-byte
+    two's complement the decimal stores (low word, then the sign extended)."""
+    values = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    words = np.empty((len(values), 2), dtype=np.int64)
+    words[:, 0] = pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
+    words[:, 1] = words[:, 0] >> 63
+    validity = pc.is_valid(values).buffers()[1] if values.null_count else None
+    return pa.Array.from_buffers(decimal, len(values), [validity, pa.py_buffer(words)],
+                                 null_count=values.null_count)  # fmt: skip
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """The extracted columns cast to the mapping table's types (ConnectorX's decimal(38,10),
     int32, large_list... become the declared ones); a value that does not fit is an error."""
@@ -69,6 +82,8 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         column = table.column(target.name)
         if column.type == target.type:
             arrays.append(column)
+        elif pa.types.is_decimal(target.type) and pa.types.is_int64(column.type):
+            arrays.append(unscaled_to_decimal(column, target.type))
         elif pa.types.is_decimal(target.type) and pa.types.is_string(column.type):
             # Wide decimals arrive as text (see etl.types); this Arrow cannot cast text to
             # decimal, so Python's Decimal parses them, exactly.

@@ -2,10 +2,12 @@
 (Parquet) type, its BigQuery type. One table, `RULES`, read by extraction, the BigQuery load and
 docs/etl.md; the first rule whose pattern matches the declared type wins.
 
-How a column is read matters as much as where it lands: ConnectorX carries most types natively
-in binary, but panics on some (PostgreSQL interval, date[]; MariaDB TIME beyond 24 h) and rounds
-NUMERIC to decimal(38,10). Those are read as text by SQL (`{col}::text`), exact. MariaDB
-TIMESTAMP is read as epoch microseconds, so the session time zone cannot shift it.
+How a column is read matters as much as where it lands. The drivers (ADBC for PostgreSQL,
+ConnectorX for MariaDB) carry most types natively in binary, but not all: ConnectorX panics on
+some (PostgreSQL interval, date[]; MariaDB TIME beyond 24 h) and rounds DECIMAL to
+decimal(38,10); ADBC hands NUMERIC over as text. Those columns are read by an SQL expression
+(`{col}::text`, the unscaled integer of a decimal), exactly. MariaDB TIMESTAMP is read as epoch
+microseconds, so the session time zone cannot shift it.
 """
 
 from __future__ import annotations
@@ -20,11 +22,19 @@ import pyarrow as pa
 # most 28 digits and a scale of at most 10. Wider columns up to Arrow's 38 digits are read as
 # text and parsed exactly (`etl.run.conform`); beyond 38 digits they stay text.
 _CX_SCALE, _CX_DIGITS, _ARROW_DIGITS = 10, 28, 38
+# Up to 18 digits the unscaled value (value × 10^scale, an integer) fits in int64: the database
+# computes it, ConnectorX carries a plain int64, and `etl.run.conform` lays it out as the
+# decimal's own bytes. Exact, and several times cheaper than ConnectorX's decimal path.
+_INT64_DIGITS = 18
 
 
 def _bigquery_decimal(precision: int, scale: int) -> str:
     # BigQuery NUMERIC: scale ≤ 9 and ≤ 29 integer digits; BIGNUMERIC holds the rest of (38, 10).
     return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
+
+
+def _decimal_unscaled(m: re.Match) -> bool:
+    return int(m["p"]) <= _INT64_DIGITS
 
 
 def _decimal_native(m: re.Match) -> bool:
@@ -72,6 +82,8 @@ _TS = r"(?:\(\d\))?"
 RULES: tuple[Rule, ...] = (
     # PostgreSQL, as format_type() spells the declared type.
     Rule("postgresql", _INTS_PG, "{col}", _const(_INT), _const("INT64")),
+    Rule("postgresql", _DEC, "({col} * {factor})::bigint", _decimal, _decimal_bigquery,
+         "up to 18 digits: read as the unscaled int64", when=_decimal_unscaled),
     Rule("postgresql", _DEC, "{col}", _decimal, _decimal_bigquery, when=_decimal_native),
     Rule("postgresql", _DEC, "{col}::text", _decimal, _decimal_bigquery,
          "29 to 38 digits or a scale over 10: read as text, parsed exactly", when=_decimal_arrow),
@@ -111,6 +123,8 @@ RULES: tuple[Rule, ...] = (
          _const("NUMERIC"), "up to 18446744073709551615, beyond INT64"),
     Rule("mysql", r"(?:tinyint|smallint|mediumint|int|integer|bigint)(?:\(\d+\))?(?: unsigned)?",
          "{col}", _const(_INT), _const("INT64")),
+    Rule("mysql", _DEC + r"(?: unsigned)?", "CAST({col} * {factor} AS SIGNED)", _decimal,
+         _decimal_bigquery, "up to 18 digits: read as the unscaled int64", when=_decimal_unscaled),
     Rule("mysql", _DEC + r"(?: unsigned)?", "{col}", _decimal, _decimal_bigquery,
          when=_decimal_native),
     Rule("mysql", _DEC + r"(?: unsigned)?", "CAST({col} AS CHAR)", _decimal, _decimal_bigquery,
@@ -155,7 +169,10 @@ def map_type(dialect: str, declared: str) -> ColumnType:
     normalized = re.sub(r"\s+", " ", declared.strip().lower())
     for rule in RULES:
         if rule.dialect == dialect and (m := rule.matches(normalized)):
-            return ColumnType(declared, rule.read, rule.arrow(m), rule.bigquery(m))
+            read = rule.read
+            if "{factor}" in read:
+                read = read.replace("{factor}", str(10 ** int(m["s"] or 0)))
+            return ColumnType(declared, read, rule.arrow(m), rule.bigquery(m))
     raise ValueError(f"unknown dialect {dialect!r}")
 
 

@@ -46,6 +46,7 @@ CASES = [
     ("mysql", "bigint(20) unsigned", pa.decimal128(20, 0), "NUMERIC"),
     ("mysql", "int(11)", pa.int64(), "INT64"),
     ("mysql", "decimal(12,3)", pa.decimal128(12, 3), "NUMERIC"),
+    ("mysql", "decimal(20,4)", pa.decimal128(20, 4), "NUMERIC"),
     ("mysql", "decimal(30,5)", pa.decimal128(30, 5), "NUMERIC"),
     ("mysql", "decimal(65,30)", pa.string(), "STRING"),
     ("mysql", "double", pa.float64(), "FLOAT64"),
