@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.config import TenantConfig
+from registry.registration import DATA_FOLDER
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "least-privilege.md"
 
@@ -37,7 +38,8 @@ class Grant:
     role: str
     scope: str
     condition: str | None = None
-    """``folder:<endpoint>``: only objects under ``<endpoint>/`` (and listings of that prefix)."""
+    """``folder:<prefix>``: only objects under ``<prefix>/`` (and listings of that prefix): an
+    endpoint's model folder, or the registered runs' data."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,13 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "Read statistics and schemas (TFDV parser)",
         "tfdv",
-        (*_g("roles/storage.objectViewer", *RUN_BUCKETS), *LOGS),
-        "renders a run's statistics and schema from its pipeline root",
+        (
+            *_g("roles/storage.objectViewer", *RUN_BUCKETS),
+            *_g("roles/storage.objectViewer", "bucket:models", condition=f"folder:{DATA_FOLDER}"),
+            *LOGS,
+        ),
+        "renders a run's statistics and schema from its pipeline root, or a registered run's from "
+        f"the models bucket's `{DATA_FOLDER}/` prefix, where they outlive the run's bucket",
     ),
     Operation(
         "Call the TFDV parser",
@@ -320,7 +327,7 @@ def granted(graph, config: TenantConfig) -> set[Binding]:
     from infra import naming
     from infra.components.identities import ACCOUNTS, CUSTOM_ROLES
     from infra.components.serving import model_folder_condition
-    from infra.components.storage import BUCKETS
+    from infra.components.storage import BUCKETS, prefix_condition
 
     project = config.gcp_project_id
     identities = {naming.sa_email(spec.account_id, project): key for key, spec in ACCOUNTS.items()}
@@ -367,11 +374,11 @@ def granted(graph, config: TenantConfig) -> set[Binding]:
             scope = f"bucket:{buckets[bucket]}"
             if r.input("condition"):
                 expression = r.input("condition.expression")
-                matches = [
-                    e.name
-                    for e in config.endpoints
-                    if model_folder_condition(bucket, e.name).expression == expression
-                ]
+                prefixes = {model_folder_condition(bucket, e.name).expression: e.name
+                            for e in config.endpoints}  # fmt: skip
+                data = prefix_condition(bucket, DATA_FOLDER, "").expression
+                prefixes[data] = DATA_FOLDER
+                matches = [prefixes[expression]] if expression in prefixes else []
                 if len(matches) != 1:
                     raise UnreadableGrant(f"{r.name}: unknown condition {expression!r}")
                 condition = f"folder:{matches[0]}"

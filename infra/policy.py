@@ -204,6 +204,49 @@ def served_models_are_kept(graph: Graph, ctx: PolicyContext) -> list[Violation]:
     return out
 
 
+_READ_ROLES = frozenset({"roles/storage.objectViewer", "roles/storage.objectAdmin",
+                         "roles/storage.admin"})  # fmt: skip
+
+
+def tfdv_reads_what_it_serves(graph: Graph, ctx: PolicyContext) -> list[Violation]:
+    """A service reading artifact roots (`ARTIFACT_ROOTS`: the TFDV parser) may read each of
+    them, by a grant on the bucket unconditioned or limited to that prefix; and one root is in
+    a bucket that deletes no live objects, so a registered run's statistics outlive its run."""
+    buckets = {r.input("name"): r for r in graph.of_type("gcp:storage/bucket:Bucket")}
+    grants = graph.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+    out = []
+    for service in graph.of_type("gcp:cloudrunv2/service:Service"):
+        template = service.input("template") or {}
+        envs = [e for c in template.get("containers") or [] for e in c.get("envs") or []]
+        roots = [root for e in envs if e.get("name") == "ARTIFACT_ROOTS"
+                 for root in str(e.get("value", "")).split(",") if root]  # fmt: skip
+        if not roots:
+            continue
+        member = f"serviceAccount:{template.get('serviceAccount')}"
+        kept = False
+        for root in roots:
+            bucket, _, prefix = root.removeprefix("gs://").partition("/")
+            prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+            readable = any(
+                g.input("bucket") == bucket and g.input("member") == member
+                and g.input("role") in _READ_ROLES
+                and (not g.input("condition") or (prefix and f'/objects/{prefix}")'
+                                                  in str(g.input("condition.expression"))))
+                for g in grants
+            )  # fmt: skip
+            if not readable:
+                out.append(Violation("tfdv-reads-what-it-serves", _label(service),
+                                     f"{template.get('serviceAccount')} cannot read {root}"))  # fmt: skip
+            kept |= bucket in buckets and not _deletes_live_objects(buckets[bucket])
+        if not kept:
+            out.append(Violation(
+                "tfdv-reads-what-it-serves", _label(service),
+                "every root it reads deletes live objects by age: a registered run's statistics "
+                "and schema would go with its run",
+            ))  # fmt: skip
+    return out
+
+
 def buckets_are_governed(graph: Graph, ctx: PolicyContext) -> list[Violation]:
     """Every bucket: a lifecycle rule, uniform access, public access prevention, labels."""
     out = []
@@ -440,6 +483,7 @@ RULES: tuple[Callable[[Graph, PolicyContext], list[Violation]], ...] = (
     schedules_pin_catalogued_templates,
     every_tenant_has_a_budget,
     served_models_are_kept,
+    tfdv_reads_what_it_serves,
 )
 
 

@@ -93,7 +93,7 @@ def build_tenant(config: TenantConfig, secrets: TenantSecrets) -> dict[str, pulu
         mlflow_url=mlflow.service.uri,
         depends_on=[*needs("aiplatform"), registry.repositories["kfp-templates"]],
     )
-    tfdv = TfdvParser("tfdv", ctx)
+    tfdv = TfdvParser("tfdv", ctx, depends_on=[storage.buckets["models"]])
     Schedules("schedules", ctx)
     serving = ServingEndpoints("serving", ctx, depends_on=[storage.buckets["models"]])
     return {

@@ -15,6 +15,7 @@ from infra import naming
 from infra.components.cloudrun import private_service, run
 from infra.components.identities import CUSTOM_ROLES, Identities, custom_role_name
 from infra.components.registry import shared_image
+from infra.components.storage import prefix_condition
 from infra.components.tenant import TenantComponent, TenantContext
 from infra.config import PRESETS, Endpoint
 from serving.routing import RUNTIME_IMAGES  # brute force: TF Serving; ScaNN: the Python server
@@ -25,14 +26,7 @@ DEPLOYER = "pipelines"
 def model_folder_condition(bucket: str, endpoint: str) -> gcp.storage.BucketIAMMemberConditionArgs:
     """Objects under `<endpoint>/`, and listings with that prefix (how a server downloads a
     version folder), nothing else of the bucket."""
-    prefix = f"{endpoint}/"
-    expression = (
-        f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}") || '
-        f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}")'
-    )
-    return gcp.storage.BucketIAMMemberConditionArgs(
-        title=f"model-{endpoint}"[:100], expression=expression
-    )
+    return prefix_condition(bucket, endpoint, f"model-{endpoint}")
 
 
 class ServingEndpoints(TenantComponent):

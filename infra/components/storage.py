@@ -7,6 +7,7 @@ import pulumi_gcp as gcp
 
 from infra import naming
 from infra.components.tenant import TenantComponent, TenantContext
+from registry.registration import DATA_FOLDER
 
 # purpose -> (bucket suffix, retention field, ((account, role), ...)). Grants live on the bucket,
 # never on the project, so an account sees only the buckets it works with. The table of
@@ -50,6 +51,24 @@ BUCKETS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
         (("pipelines", "roles/storage.objectAdmin"), ("serving", "roles/storage.objectViewer")),
     ),
 }
+
+# The models bucket's prefix holding each registered run's statistics and schema, which the
+# TFDV parser reads and nothing else of that bucket.
+DATA_PREFIX = DATA_FOLDER
+
+
+def prefix_condition(
+    bucket: str, prefix: str, title: str
+) -> gcp.storage.BucketIAMMemberConditionArgs:
+    """Objects under `<prefix>/`, and listings with that prefix (how a folder is downloaded or
+    browsed), nothing else of the bucket."""
+    folder = f"{prefix}/"
+    expression = (
+        f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{folder}") || '
+        f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{folder}")'
+    )
+    return gcp.storage.BucketIAMMemberConditionArgs(title=title[:100], expression=expression)
+
 
 # Buckets whose live objects no age may delete: served models (a champion that scales to zero
 # fetches its files at every cold start) and the MLflow artifacts its runs go on listing. They
