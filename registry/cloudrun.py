@@ -84,6 +84,8 @@ def _template(
         "model": label_value(version.model_name),
         "model_version": label_value(version.version),
     }
+    if "blessed" in version.labels:  # a version deployed by hand need not be blessed: say so
+        labels["is_blessed"] = label_value(version.labels["blessed"])
     template = {
         "labels": labels,
         "serviceAccount": endpoint.service_account,

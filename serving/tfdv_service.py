@@ -4,7 +4,9 @@
                                    [--host 127.0.0.1] [--port 8080]
 
 The roots default to `ARTIFACT_ROOTS` (comma-separated), as the container's environment sets
-them: the tenant's quick-test and training buckets, which hold the runs' pipeline roots.
+them: the tenant's quick-test and training buckets, which hold the runs' pipeline roots, and the
+models bucket's `_data/` prefix, where registration keeps each registered run's statistics and
+schema after its run's bucket has let them go (`registry.registration`).
 
 Routes:
 
@@ -13,8 +15,8 @@ Routes:
     POST /v1/statistics:html   {"statistics_uri": ..., "split": ...}  -> TFDV's HTML view
     GET  /healthz              liveness
 
-It reads only artifacts under its roots (the tenant's quick-test and training buckets in the
-cloud, a run folder here): any other URI is answered 403. In the cloud it runs as the private
+It reads only artifacts under its roots (those buckets in the cloud, a run folder here): any
+other URI is answered 403. In the cloud it runs as the private
 Cloud Run service `tfdv-parser` (infra), invoked by the app's identity only. Errors are
 `{"error": ...}`: 400 for a bad request, 403 outside the root, 404 for a missing artifact or
 split, 422 for an artifact that does not parse.

@@ -4,6 +4,8 @@ endpoint owned by another model left alone, and the Vertex registry's promote an
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from infra.config import Preset
@@ -61,6 +63,10 @@ def test_a_deploy_is_sized_by_preset_and_overrides_and_tags_its_revision():
     assert template["scaling"] == {"minInstanceCount": 1, "maxInstanceCount": 4}
     assert template["containers"][0]["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
     assert template["timeout"] == "900s"
+    assert body["labels"]["is_blessed"] == "true"
+    unblessed = replace(version("4"), labels={"blessed": "false"})
+    _, _, body4 = deploy_request(ENDPOINT, unblessed, image=IMAGE, model_path="gs://m/v4/")
+    assert body4["labels"]["is_blessed"] == "false" == body4["template"]["labels"]["is_blessed"]
     revision = template["revision"]
     assert (
         revision.startswith("serve-acme-main-v3-")
