@@ -68,11 +68,16 @@ def deploy(registration: dict[str, Any], exec_properties: dict[str, Any], *, ses
 
 
 def _deploy_local(registration: dict, settings: DeploySettings, models_dir: str) -> str:
+    from dataclasses import asdict
+
+    from registry.deployment import resources
     from registry.local_serving import LocalServing
 
+    # The owner and sizing are recorded, so `python -m registry` can split, roll back and redeploy.
     deployment = LocalServing(models_dir).deploy(
         registration["model_name"], registration["version"], registration["artifact_uri"],
-        port=settings.deploy_port,
+        port=settings.deploy_port, model_name=registration["model_name"],
+        resources=asdict(resources(settings.deploy_preset)),
     )  # fmt: skip
     return deployment.url
 

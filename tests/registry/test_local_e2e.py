@@ -72,8 +72,17 @@ def test_split_rollback_undeploy_and_deploy_again(tmp_path, capsys):
                                    aliases=(CHAMPION,)))  # fmt: skip
     common = ("--registry", uri)
     try:
-        code, deployed = _cli(capsys, "deploy", MODEL, *common)
-        assert code == 0 and deployed["state"] == "serving", deployed
+        # The training template's Deploy stage serves the champion; the CLI takes over from there.
+        from components.recs_deployer.executor import deploy
+
+        champion = registry.get(MODEL)
+        record = deploy({"registered": True, "model_name": MODEL, "version": champion.version,
+                         "artifact_uri": champion.artifact_uri},
+                        {"deploy_target": "local", "models_dir": str(models)})  # fmt: skip
+        assert record["status"] == "deployed", record
+        code, deployed = _cli(capsys, "status", MODEL, *common)
+        assert code == 0 and deployed["state"] == "serving" and deployed["model_name"] == MODEL
+        assert deployed["url"] == record["endpoint_url"]
         assert deployed["traffic"] == {"2": 100} and deployed["resources"]["timeout_seconds"] == 300
         assert _ask(deployed["url"], "C-1")["product_ids"] == catalogue("v2")
 
