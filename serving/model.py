@@ -220,6 +220,13 @@ def _array(name: str, values: list, spec: _Input) -> np.ndarray:
 
 def to_json(array: np.ndarray) -> list:
     """An output array as JSON values (bytes decoded)."""
+    values = array.tolist()  # nested lists of Python values: one C call, not one per element
     if array.dtype.kind in ("S", "O"):
-        return [to_json(row) if getattr(row, "ndim", 0) else row.decode() for row in array]
-    return array.tolist()
+        return _decoded(values, array.ndim)
+    return values
+
+
+def _decoded(values: list, depth: int) -> list:
+    if depth <= 1:
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
+    return [_decoded(row, depth - 1) for row in values]
