@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pipelines.etl.v1 import TEMPLATE as ETL_V1
 from pipelines.quicktest.v1 import TEMPLATE as QUICKTEST_V1
 from pipelines.template import PipelineTemplate
 from pipelines.training.v1 import TEMPLATE as TRAINING_V1
 
-_ALL: tuple[PipelineTemplate, ...] = (QUICKTEST_V1, TRAINING_V1)
+_ALL: tuple[PipelineTemplate, ...] = (QUICKTEST_V1, TRAINING_V1, ETL_V1)
 TEMPLATES: dict[str, dict[str, PipelineTemplate]] = {}
 for _template in _ALL:
     TEMPLATES.setdefault(_template.name, {})[_template.version] = _template

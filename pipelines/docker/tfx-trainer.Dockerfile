@@ -17,5 +17,6 @@ COPY pipelines/ /app/pipelines/
 COPY registry/ /app/registry/
 COPY serving/ /app/serving/
 COPY infra/ /app/infra/
+COPY etl/ /app/etl/
 # TFRS needs the Keras 2 API (tf-keras); the platform sets it for every process of the image.
 ENV PYTHONPATH=/app TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2

@@ -70,11 +70,12 @@ def test_the_cli_publishes_then_finds_nothing_to_do(registry, tmp_path, monkeypa
     auth = tmp_path / "token.json"
     auth.write_text(json.dumps(TOKEN))
     args = ["--host", host, "--config-file", str(context), "--auth-file", str(auth)]
+    versions = len(catalogue.load())
     assert publish.main(args) == 0
-    assert "published 2, unchanged 0" in capsys.readouterr().out
+    assert f"published {versions}, unchanged 0" in capsys.readouterr().out
     assert publish.main(args) == 0
-    assert "published 0, unchanged 2" in capsys.readouterr().out
-    assert len(state.uploads) == 2
+    assert f"published 0, unchanged {versions}" in capsys.readouterr().out
+    assert len(state.uploads) == versions
 
 
 def test_the_dry_run_contacts_nothing(registry, monkeypatch, capsys):

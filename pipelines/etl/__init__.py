@@ -1,0 +1,1 @@
+"""The ETL template: one client table or file set into the warehouse, exactly once per window."""
