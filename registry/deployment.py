@@ -105,13 +105,6 @@ class EndpointStatus:
     resources: Resources | None = None
     detail: str = ""
 
-    @property
-    def serving_version(self) -> str:
-        """The version taking the larger share (the champion in a split), or ''."""
-        if not self.traffic:
-            return ""
-        return max(self.traffic.items(), key=lambda item: (item[1], -int(item[0])))[0]
-
 
 class EndpointNotOwned(RegistryError):
     """The endpoint serves another registered model."""

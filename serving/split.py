@@ -176,9 +176,12 @@ def make_app(
         for row, customer in enumerate(ids):
             groups.setdefault(version_for(customer, table, salt), []).append(row)
         versions = list(groups)
-        replies = await asyncio.gather(
-            *(forward(request, v, path, _sub_body(body, kind, groups[v])) for v in versions)
-        )
+        try:
+            replies = await asyncio.gather(
+                *(forward(request, v, path, _sub_body(body, kind, groups[v])) for v in versions)
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return error(502, f"a version's server did not answer: {type(exc).__name__}: {exc}")
         for status, answer in replies:
             if status != 200:  # the server's own error, as it gave it
                 return web.json_response(answer, status=status)

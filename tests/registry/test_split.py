@@ -142,3 +142,22 @@ def test_the_router_sends_each_customer_to_its_version_and_names_it(tmp_path):
             lone = next(c for c in customers if version_for(c, TABLE, "acme-main") == "2")
             _, headers = _post(router.url, {"instances": [{"customer_id": lone, "revenue": 0.0}]})
             assert headers["X-Model-Version"] == "2"
+
+
+def test_a_version_whose_server_is_down_is_a_502_naming_it():
+    import socket
+    import urllib.error
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    app = make_app({"1": dead, "2": dead}, TABLE, salt="acme-main")
+    with _RouterThread(app) as router:
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            _post(router.url, {"instances": [{"customer_id": "C-1", "revenue": 1.0}]})
+        assert failed.value.code == 502
+        assert "did not answer" in json.loads(failed.value.read())["error"]
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            _post(router.url, {"instances": [{"revenue": 1.0}]})
+        assert failed.value.code == 400
+        assert "instances[0].customer_id: required" in json.loads(failed.value.read())["error"]
