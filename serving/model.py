@@ -87,7 +87,11 @@ class LoadedModel:
     def metadata(self) -> dict:
         def describe(specs):
             return {
-                name: {"dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+                name: {
+                    "dtype": spec.dtype.name,
+                    # Custom ops (ScaNN's) may leave an output's rank unknown.
+                    "shape": spec.shape.as_list() if spec.shape.rank is not None else None,
+                }
                 for name, spec in sorted(specs.items())
             }
 

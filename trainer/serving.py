@@ -233,9 +233,16 @@ class RetrievalServingModule(tf.Module):
             (centred.T @ centred / n).astype(np.float32), trainable=False
         )
 
+    def _search(self, query: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """`[batch, scann_k]` scores and product indices from the index, best first."""
+        scores, indices = self.scann(query, k=self.scann_k)
+        # ScaNN's ops leave the shapes unknown; the signatures' outputs should say them.
+        shape = tf.TensorShape([query.shape[0], self.scann_k])
+        return tf.ensure_shape(scores, shape), tf.ensure_shape(indices, shape)
+
     def _index_top(self, query: tf.Tensor, bought: tf.Tensor | None = None):
         """The top k by two-tower score from the index; `bought` `[batch, n]` left out."""
-        scores, indices = self.scann(query, k=self.scann_k)
+        scores, indices = self._search(query)
         if bought is not None:
             scores = tf.where(
                 tf.gather(bought, indices, batch_dims=1), tf.constant(-np.inf, scores.dtype), scores
@@ -322,7 +329,7 @@ class RetrievalServingModule(tf.Module):
             bought = history[..., ITEM_FEATURES.index("bought")] > 0
             return self._index_top(query, bought if exclude_bought else None)
         if self.scann is not None:
-            index_scores, top = self.scann(query, k=self.scann_k)
+            index_scores, top = self._search(query)
             scores = TwoTowerScores.from_index(
                 query, self.candidate_embeddings,
                 (self.embedding_mean, self.embedding_covariance), top, index_scores,

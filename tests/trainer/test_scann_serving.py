@@ -94,6 +94,9 @@ def test_an_exact_index_answers_the_brute_force_top_k(tmp_path):
     brute, scann = answers(tmp_path / "brute"), answers(tmp_path / "scann")
     np.testing.assert_array_equal(scann["product_ids"], brute["product_ids"])
     np.testing.assert_allclose(scann["scores"], brute["scores"], rtol=1e-4, atol=1e-4)
+    # The outputs' shapes are known although ScaNN's ops do not say them.
+    outputs = LoadedModel(tmp_path / "scann").metadata()["metadata"]["signature_def"]
+    assert outputs["serving_default"]["outputs"]["product_ids"]["shape"] == [None, 20]
     # The routing rule's fact, read from the saved graphs.
     assert saved_model_uses_scann(str(tmp_path / "scann"))
     assert not saved_model_uses_scann(str(tmp_path / "brute"))
