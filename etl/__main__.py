@@ -1,7 +1,8 @@
 """ETL command line: what a source holds, and runs of jobs into the local warehouse.
 
     python -m etl discover CONNECTION.json [--table T ...]
-    python -m etl run JOB.json [JOB.json ...] --warehouse PATH [--engine auto|single|distributed]
+    python -m etl run JOB.json [JOB.json ...] --warehouse PATH|bigquery://PROJECT
+        [--staging gs://BUCKET/PREFIX] [--engine auto|single|distributed]
 
 `discover` prints JSON: each table with its row count, columns (source and BigQuery types), primary
 key and detected timestamp column (the wizard's data). `run` prints progress on stderr (rows,
@@ -64,14 +65,24 @@ def _run(args) -> int:
             print(exc, file=sys.stderr)
             return 2
         jobs.append(job.model_copy(update={"engine": args.engine}) if args.engine else job)
-    if not args.warehouse.parent.is_dir():
-        print(f"--warehouse: {args.warehouse.parent} is not a folder", file=sys.stderr)
+    cloud = args.warehouse.startswith("bigquery://")
+    if cloud and not (args.staging or "").startswith("gs://"):
+        print("--staging: a bigquery:// warehouse needs a gs:// staging prefix", file=sys.stderr)
+        return 2
+    if not cloud and not Path(args.warehouse).resolve().parent.is_dir():
+        print(f"--warehouse: {Path(args.warehouse).parent} is not a folder", file=sys.stderr)
         return 2
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    reports = [run_job(job, args.warehouse, progress=progress) for job in jobs]
+    if cloud:
+        from etl.cloud import run_job_bigquery
+
+        project = args.warehouse.removeprefix("bigquery://").strip("/")
+        reports = [run_job_bigquery(job, project, args.staging, progress=progress) for job in jobs]
+    else:
+        reports = [run_job(job, args.warehouse, progress=progress) for job in jobs]
     report = run_report(reports)
     print(json.dumps(report, indent=2))
     return 0 if report["status"] == "success" else 1
@@ -86,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     discover.add_argument("--table", action="append", help="only this table (repeatable)")
     run = sub.add_parser("run", help="run jobs into the local warehouse")
     run.add_argument("jobs", nargs="+", type=Path)
-    run.add_argument("--warehouse", type=Path, required=True)
+    run.add_argument("--warehouse", required=True, help="a folder, or bigquery://PROJECT")
+    run.add_argument("--staging", help="gs:// prefix for BigQuery loads")
     run.add_argument("--engine", choices=["auto", "single", "distributed"])
     args = parser.parse_args(argv)
     return _discover(args) if args.command == "discover" else _run(args)

@@ -32,6 +32,7 @@ from etl.local import LocalDestination
 from etl.names import column_names
 from etl.secrets import SecretError, redact, resolve
 from etl.sources import Database, SourceError
+from etl.types import bigquery_type
 from etl.watermark import Watermark, advance
 from specs.etl import DISTRIBUTED_FROM_ROWS, DatabaseSource, EtlJob, Transactional
 
@@ -164,6 +165,51 @@ def choose_engine(job: EtlJob, rows: int | None) -> str:
     return "distributed" if rows is not None and rows >= DISTRIBUTED_FROM_ROWS else "single"
 
 
+@dataclass
+class Window:
+    """The rows one run read, named and typed for the warehouse."""
+
+    rows: pa.Table
+    key: list[str]
+    cursor: str | None
+    bigquery_schema: list[dict[str, str]]
+    engine: str = "single"
+
+
+def extract_window(job: EtlJob, password, before: Watermark | None, *, now: dt.datetime,
+                   progress: Progress, staging_dir: Path | str,
+                   beam_args: list[str] | None = None) -> Window:  # fmt: skip
+    """The rows of the job's window (after `before`), on the engine the job asks for."""
+    if not isinstance(job.source, DatabaseSource):
+        rows, key, cursor = extract_files(job, before)
+        schema = [{"name": f.name, "type": bigquery_type(f.type)} for f in rows.schema]
+        return Window(rows, key, cursor, schema)
+    db = Database(job.source, password)
+    plan = planning.build(job, db, before, now=now)
+    rows = None
+    if job.engine == "auto":
+        rows = db.row_count(job.table, plan.where)
+        rows = min(rows, job.row_limit) if job.row_limit else rows
+    engine = choose_engine(job, rows)
+    progress(f"{job.name}: {len(plan.queries)} range(s), engine {engine}")
+    if engine == "distributed":
+        from etl.beam import extract_with_beam
+
+        new = extract_with_beam(job, plan, Path(staging_dir), beam_args=beam_args)
+    else:
+        new = extract_database(db, plan, progress)
+    return Window(new, plan.key, plan.cursor, plan.bigquery_schema(), engine)
+
+
+def finish(report: TableReport, started: float, progress: Progress) -> TableReport:
+    report.seconds = round(time.perf_counter() - started, 3)
+    if report.seconds:
+        report.rows_per_second = round(report.rows_extracted / report.seconds, 1)
+    progress(f"{report.job}: {report.status}, {report.rows_extracted} rows in {report.seconds} s "
+             f"({report.rows_per_second:,.0f} rows/s)")  # fmt: skip
+    return report
+
+
 def run_job(job: EtlJob, warehouse: str | Path, *, progress: Progress | None = None,
             now: dt.datetime | None = None, secret_client: Any = None,
             beam_args: list[str] | None = None) -> TableReport:  # fmt: skip
@@ -187,24 +233,10 @@ def run_job(job: EtlJob, warehouse: str | Path, *, progress: Progress | None = N
         with dest.lock():
             before = dest.watermark(job.name)
             report.watermark_before = before.cursor if before else None
-            if is_db:
-                db = Database(job.source, password)
-                plan = planning.build(job, db, before, now=now)
-                rows = None
-                if job.engine == "auto":
-                    rows = db.row_count(job.table, plan.where)
-                    rows = min(rows, job.row_limit) if job.row_limit else rows
-                report.engine = choose_engine(job, rows)
-                progress(f"{job.name}: {len(plan.queries)} range(s), engine {report.engine}")
-                if report.engine == "distributed":
-                    from etl.beam import extract_with_beam
-
-                    new = extract_with_beam(job, plan, dest.staging_dir, beam_args=beam_args)
-                else:
-                    new = extract_database(db, plan, progress)
-                key, cursor = plan.key, plan.cursor
-            else:
-                new, key, cursor = extract_files(job, before)
+            window = extract_window(job, password, before, now=now, progress=progress,
+                                    staging_dir=dest.staging_dir, beam_args=beam_args)  # fmt: skip
+            new, key, cursor = window.rows, window.key, window.cursor
+            report.engine = window.engine
             report.rows_extracted = new.num_rows
             old = dest.current() if isinstance(job.strategy, Transactional) else None
             table = merge(old, new, key)
@@ -225,12 +257,7 @@ def run_job(job: EtlJob, warehouse: str | Path, *, progress: Progress | None = N
         report.error = redact(f"{type(exc).__name__}: {exc}", password)
     finally:
         dest.discard(staged)
-    report.seconds = round(time.perf_counter() - started, 3)
-    if report.seconds:
-        report.rows_per_second = round(report.rows_extracted / report.seconds, 1)
-    progress(f"{job.name}: {report.status}, {report.rows_extracted} rows in {report.seconds} s "
-             f"({report.rows_per_second:,.0f} rows/s)")  # fmt: skip
-    return report
+    return finish(report, started, progress)
 
 
 def run_report(reports: list[TableReport]) -> dict[str, Any]:

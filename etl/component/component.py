@@ -19,11 +19,13 @@ class EtlLoad(base_component.BaseComponent):
     SPEC_CLASS = EtlLoadSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(self, *, job: StrParam, warehouse_uri: StrParam, engine: StrParam = "job"):
+    def __init__(self, *, job: StrParam, warehouse_uri: StrParam, staging_uri: StrParam = "",
+                 engine: StrParam = "job"):  # fmt: skip
         super().__init__(
             spec=EtlLoadSpec(
                 job=job,
                 warehouse_uri=warehouse_uri,
+                staging_uri=staging_uri,
                 engine=engine,
                 report=types.Channel(type=EtlReport),
             )

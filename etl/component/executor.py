@@ -22,15 +22,18 @@ class Executor(base_executor.BaseExecutor):
         if engine != "job":
             job = job.model_copy(update={"engine": engine})
         warehouse = exec_properties["warehouse_uri"]
-        if warehouse.startswith("bigquery://"):
-            raise NotImplementedError(
-                "warehouse_uri: BigQuery loads run through etl.bigquery.BigQueryDestination in "
-                "the ETL runner image; this step loads the local warehouse"
-            )
         # The pipeline's Beam settings (DirectRunner locally, Dataflow in the cloud) are the
         # distributed engine's.
         beam_args = list(getattr(self._context, "beam_pipeline_args", None) or []) or None
-        report = run_report([run_job(job, warehouse.removeprefix("file://"), beam_args=beam_args)])
+        if warehouse.startswith("bigquery://"):
+            from etl.cloud import run_job_bigquery
+
+            project = warehouse.removeprefix("bigquery://").strip("/")
+            table = run_job_bigquery(job, project, exec_properties.get("staging_uri") or "",
+                                     beam_args=beam_args)  # fmt: skip
+        else:
+            table = run_job(job, warehouse.removeprefix("file://"), beam_args=beam_args)
+        report = run_report([table])
         out = artifact_utils.get_single_instance(output_dict["report"])
         io_utils.write_string_file(os.path.join(out.uri, REPORT_FILE), json.dumps(report, indent=2))
         out.set_string_custom_property("status", report["status"])

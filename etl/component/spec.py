@@ -19,6 +19,8 @@ class EtlLoadSpec(ComponentSpec):
         # The job spec as JSON (specs.etl.EtlJob); its password is a reference, never a value.
         "job": ExecutionParameter(type=str),
         "warehouse_uri": ExecutionParameter(type=str),
+        # bigquery:// warehouses: where the window is staged as Parquet for the load job.
+        "staging_uri": ExecutionParameter(type=str, optional=True),
         # "job" keeps the job's own engine; auto, single or distributed override it.
         "engine": ExecutionParameter(type=str),
     }

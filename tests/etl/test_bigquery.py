@@ -105,3 +105,53 @@ def test_the_destination_loads_then_runs_the_script(snapshot):
         assert {"name": "doc", "type": "STRING"} in load["schema"]["fields"]
         assert "COMMIT TRANSACTION" in sql
     assert load["writeDisposition"] == "WRITE_TRUNCATE"
+
+
+class WatermarkClient(FakeClient):
+    """Answers the watermark query with the rows it is given."""
+
+    def __init__(self, stored):
+        super().__init__()
+        self.stored = stored
+
+    def query(self, sql):
+        if sql.startswith("SELECT cursor"):
+            self.calls.append(("watermark", sql))
+            return type("J", (), {"result": lambda _: self.stored})()
+        return super().query(sql)
+
+
+@pytest.mark.integration
+def test_a_run_into_bigquery_stages_parquet_and_merges_from_the_stored_watermark(
+    postgres, tmp_path
+):
+    import pyarrow.parquet as pq
+
+    from etl.cloud import run_job_bigquery
+    from specs.etl import load_job
+
+    postgres.sql(f"CREATE TABLE {postgres.table('orders')} (id bigint PRIMARY KEY, doc jsonb, "
+                 "at timestamptz)",
+                 f"INSERT INTO {postgres.table('orders')} VALUES (1, '{{}}', '2024-05-01'), "
+                 "(2, '[1]', '2024-05-02'), (3, NULL, '2024-05-03')")  # fmt: skip
+    job = load_job({"name": "orders_sync", "source": postgres.source(), "table": "orders",
+                    "primary_key": ["id"], "destination": {"table": "orders"},
+                    "strategy": {"kind": "transactional", "cursor_column": "at"}})  # fmt: skip
+    stored = [{"cursor": "2024-05-02T00:00:00+00:00", "kind": "timestamptz", "run_id": "old",
+               "loaded_at": "2024-05-02T01:00:00+00:00"}]  # fmt: skip
+    client = WatermarkClient(stored)
+    report = run_job_bigquery(job, "acme-prod", f"file://{tmp_path}/staging", client=client)
+    assert report.status == "success", report.error
+    assert (report.rows_extracted, report.watermark_before) == (2, stored[0]["cursor"])
+    assert report.watermark_after == "2024-05-03T00:00:00+00:00"
+    kinds = [c[0] for c in client.calls]
+    assert kinds == ["watermark", "load", "query"]
+    _, table, load = client.calls[1]
+    assert table.startswith("acme-prod.raw_data._etl_staging_orders_sync_")
+    uri = load["sourceUris"][0]
+    assert uri.startswith(f"file://{tmp_path}/staging/orders_sync/")
+    staged = pq.read_table(uri.removeprefix("file://")).to_pylist()
+    assert [r["id"] for r in staged] == [2, 3]
+    assert {"name": "doc", "type": "STRING"} in load["schema"]["fields"]
+    assert "PARSE_JSON(s.`doc`)" in client.calls[2][1]
+    assert "'2024-05-03T00:00:00+00:00' AS cursor" in client.calls[2][1]

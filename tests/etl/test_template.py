@@ -29,6 +29,10 @@ def test_the_template_is_registered_with_typed_parameters():
     text = str(error.value)
     assert "parameters: job: source: Field required" in text
     assert "engine: Input should be 'job', 'auto', 'single' or 'distributed'" in text
+    with pytest.raises(SpecError, match="staging_uri: a bigquery:// warehouse needs a gs://"):
+        TEMPLATE.validate({"job": job, "warehouse_uri": "bigquery://acme-prod"})
+    cloud = {"job": job, "warehouse_uri": "bigquery://acme-prod", "staging_uri": "gs://b/etl"}
+    assert TEMPLATE.validate(cloud).staging_uri == "gs://b/etl"
     params = TEMPLATE.runtime_parameters()
     assert params["job"].ptype is str and params["engine"].default == "job"
 
@@ -40,7 +44,8 @@ def test_the_stored_ir_has_one_step_and_typed_inputs():
     assert list(spec["root"]["dag"]["tasks"]) == ["EtlLoad"]
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     assert {k: v["parameterType"] for k, v in inputs.items()} == {
-        "job": "STRING", "warehouse_uri": "STRING", "engine": "STRING"}  # fmt: skip
+        "job": "STRING", "warehouse_uri": "STRING", "staging_uri": "STRING",
+        "engine": "STRING"}  # fmt: skip
     assert spec["pipelineInfo"]["description"].startswith("etl-v1.0.0: ")
 
 

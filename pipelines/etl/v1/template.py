@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipelines.template import PipelineTemplate
 
@@ -25,7 +25,12 @@ class EtlParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     job: str = Field(min_length=2, description="the job spec as JSON (specs.etl.EtlJob)")
-    warehouse_uri: str = Field(min_length=1, description="a local warehouse folder")
+    warehouse_uri: str = Field(
+        min_length=1, description="bigquery://<project>, or a local warehouse folder"
+    )
+    staging_uri: str = Field(
+        default="", description="gs:// prefix where BigQuery loads are staged (with bigquery://)"
+    )
     engine: Literal["job", "auto", "single", "distributed"] = Field(
         default="job", description="job: the job's own engine; otherwise it overrides it"
     )
@@ -42,6 +47,14 @@ class EtlParameters(BaseModel):
             raise ValueError("; ".join(f"{f}: {why}" for f, why in exc.problems)) from None
         return value
 
+    @model_validator(mode="after")
+    def _staging_for_bigquery(self):
+        if self.warehouse_uri.startswith("bigquery://") and not self.staging_uri.startswith(
+            "gs://"
+        ):
+            raise ValueError("staging_uri: a bigquery:// warehouse needs a gs:// staging prefix")
+        return self
+
 
 def create_pipeline(values: dict[str, Any], **runner: Any):
     """The ETL pipeline from parameter values (literals or RuntimeParameters)."""
@@ -49,7 +62,7 @@ def create_pipeline(values: dict[str, Any], **runner: Any):
     from pipelines.stages import assemble
 
     load = EtlLoad(job=values["job"], warehouse_uri=values["warehouse_uri"],
-                   engine=values["engine"])  # fmt: skip
+                   staging_uri=values["staging_uri"], engine=values["engine"])  # fmt: skip
     return assemble({load.id: load}, COMPONENTS, **runner)
 
 
