@@ -57,7 +57,9 @@ def test_every_epoch_has_eval_loss_recall_and_weight_statistics(trained_run):
     for k in KS:
         values = history["recall"][f"recall_at_{k}"]
         assert len(values) == epochs and all(0.0 <= v <= 1.0 for v in values)
-    for small, large in zip(KS, KS[1:], strict=False):  # recall never falls as K grows
+    # No tiny customer has over 3 test items, so recall (hits / min(items, K)) cannot fall as K
+    # grows.
+    for small, large in zip(KS, KS[1:], strict=False):
         assert all(a <= b + 1e-12 for a, b in zip(history["recall"][f"recall_at_{small}"],
                                                    history["recall"][f"recall_at_{large}"],
                                                    strict=True))  # fmt: skip
