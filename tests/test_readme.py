@@ -39,14 +39,17 @@ PYTHON_COMMANDS = [c for c in shell_commands() if c.startswith("python -m ")]
 STATELESS = ("codegen render", "pipelines templates", "pipelines describe", "pipelines compile",
              "infra.plan")  # fmt: skip
 RUN_VERBS = ("submit", "status", "wait", "cancel", "results", "logs", "rerun", "list")
+EXPERIMENTS_VERBS = ("leaderboard", "compare", "pairs", "trend", "insights", "curves", "report")
 
 
 def test_the_readme_shows_the_commands_this_test_knows():
     assert len(PYTHON_COMMANDS) >= 12
     for command in PYTHON_COMMANDS:
         module_and_verb = " ".join(shlex.split(command)[2:4])
-        assert module_and_verb.startswith(STATELESS) or any(
-            module_and_verb == f"pipelines {verb}" for verb in RUN_VERBS
+        assert (
+            module_and_verb.startswith(STATELESS)
+            or any(module_and_verb == f"pipelines {verb}" for verb in RUN_VERBS)
+            or any(module_and_verb == f"experiments {verb}" for verb in EXPERIMENTS_VERBS)
         ), f"a README command this test does not check: {command}"
 
 
@@ -85,6 +88,19 @@ def test_a_run_verb_of_the_readme_parses_with_the_flags_shown(command, monkeypat
     assert cli.main(shlex.split(command)[3:]) == 0
     (args,) = parsed
     assert args.command == shlex.split(command)[3]
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in PYTHON_COMMANDS if shlex.split(c)[2:3] == ["experiments"]]
+)
+def test_an_experiments_command_of_the_readme_parses(command):
+    """The verb and flags are accepted (the store they read is a run's; tests/experiments runs
+    every verb on one)."""
+    from experiments.cli import _check, _parser
+
+    args = _parser().parse_args(shlex.split(command)[3:])
+    _check(args)
+    assert args.verb in EXPERIMENTS_VERBS
 
 
 def test_the_demos_options_are_shown():
