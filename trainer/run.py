@@ -483,10 +483,6 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         log.warning("%s", warning)
     if scorer_loss:
         metrics["reorder_loss"] = scorer_loss
-    tracker.log_metrics(result_metrics(metrics))
-    metrics["mlflow"] = tracker.info()
-    tf.io.gfile.makedirs(fn_args.model_run_dir)
-    path = os.path.join(fn_args.model_run_dir, METRICS_FILE)
     if recorder is not None:
         metrics["training_history"] = {
             **recorder.as_dict(),
@@ -496,6 +492,10 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
         }
         tracker.log_metrics(summary_metrics(metrics["training_history"]))
         tracker.log_artifacts(tensorboard_dir(fn_args.model_run_dir), "tensorboard")
+    tracker.log_metrics(result_metrics(metrics))
+    metrics["mlflow"] = tracker.info()
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    path = os.path.join(fn_args.model_run_dir, METRICS_FILE)
     with tf.io.gfile.GFile(path, "w") as f:
         json.dump(metrics, f, indent=2, sort_keys=True)
     log.info("metrics written to %s", path)
