@@ -182,7 +182,7 @@ class Database:
         """The rows of `queries`, concatenated in order, as Arrow.
 
         PostgreSQL through ADBC's libpq driver, MariaDB/MySQL through ConnectorX: on the same
-        typed SELECT of a million rows ADBC read PostgreSQL 1.2 to 1.9 times faster than
+        typed SELECT of a million rows ADBC read PostgreSQL 1.03 to 1.9 times faster than
         ConnectorX here (bench/etl_postgres.py), and ADBC has no MySQL driver."""
         try:
             if self.dialect == "postgresql":

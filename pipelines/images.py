@@ -38,8 +38,9 @@ IMAGES: tuple[ImageSpec, ...] = (
               "the Python model server (ScaNN models)"),
     ImageSpec("tfdv-parser", "serving/docker/tfdv-parser.Dockerfile",
               "the TFDV parser service"),
+    ImageSpec("etl-runner", "pipelines/docker/etl-runner.Dockerfile",
+              "python -m etl run: the ETL Cloud Run job and its Dataflow workers"),
 )  # fmt: skip
-"""The ETL runner's image comes with the ETL template, which is not in the catalogue yet."""
 
 
 def git_sha() -> tuple[str, bool]:

@@ -158,3 +158,9 @@ def test_secret_manager_request_and_fake_client():
 
 def test_password_object_never_leaks_through_format():
     assert "x" not in f"{Password('x')} {Password('x')!r}"
+
+
+def test_the_docs_mapping_table_is_current():
+    from etl import docs
+
+    assert docs.main(["--check"]) == 0, "run python -m etl.docs"
