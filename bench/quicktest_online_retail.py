@@ -1,6 +1,7 @@
 """Benchmark: the quick-test template on the UCI Online Retail data, with the dataset's protocol.
 
     python bench/quicktest_online_retail.py --data ../shared/datasets/online_retail.parquet [--runs 3]
+        [--workdir W] [--model-update '{"retrieval": {"type": "scann"}}']
 
 Protocol (the dataset README): rows with a CustomerID, Quantity > 0 and an InvoiceNo not starting
 with "C"; train before 2011-11-09, test from it (the template's time_holdout of 30 days from the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import statistics
@@ -136,10 +138,22 @@ def skipped_without_data(benchmark: str, data: Path) -> bool:
     return True
 
 
+def merged(base: dict, update: dict) -> dict:
+    """`base` with `update`'s keys, nested objects merged key by key."""
+    out = dict(base)
+    for key, value in update.items():
+        nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if nested else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = protocol_arguments(__doc__)
     parser.add_argument("--beam-workers", type=int, default=None,
                         help="DirectRunner worker processes (default: 1, in memory)")  # fmt: skip
+    parser.add_argument("--model-update", type=json.loads, default=None,
+                        help='JSON merged into the example\'s model config, e.g. '
+                        '\'{"retrieval": {"type": "scann"}}\'')  # fmt: skip
     args = parser.parse_args(argv)
     if skipped_without_data("quicktest_online_retail", args.data):
         return 0
@@ -159,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     configs = steps.load_example(
         ROOT / "codegen" / "examples" / "online_retail", epochs=args.epochs
     )
+    if args.model_update:
+        model = merged(configs.model.model_dump(mode="json"), args.model_update)
+        configs = dataclasses.replace(configs, model=type(configs.model).model_validate(model))
     from codegen.render import render_all, write_rendered
 
     write_rendered(render_all(configs.dataset, configs.features, configs.model, configs.training),

@@ -1,19 +1,26 @@
 """Benchmark: the model server under an open-loop load, against the previous server.
 
     python bench/serving_latency.py --model-dir DIR [--rates 100,500,1000,2000] [--seconds 10]
-        [--instances FILE.jsonl] [--connections 64]
+        [--instances FILE.jsonl] [--connections 64] [--scann-products 1000000]
+        [--scann-model-dir DIR2]
 
-Each server (`serving.model_server`, and as the reference the http.server implementation it
-replaced, `bench/reference_http_server.py`) runs in its own process on 127.0.0.1 with the
-SavedModel at DIR. A load process sends single-customer predict requests at fixed rates, each
+Two models are served: the one at DIR (the Online Retail model: bench/quicktest_online_retail.py
+--workdir W leaves it under W/run0, its Trainer's serving_model_dir; `--model-dir` takes that
+folder), and a ScaNN model of `--scann-products` random 32-dimensional embeddings exported as
+the trainer exports ScaNN models (bench/synthetic_scann_model.py; built into DIR2, or reused
+from it; 0 skips it). Its recall@100 against brute force is measured from the exported model's
+answers for 200 customers. Each server (`serving.model_server`, and as the reference the
+http.server implementation it replaced, `bench/reference_http_server.py`, given ScaNN's ops)
+runs in its own process on 127.0.0.1 with the model. A load process sends single-customer predict requests at fixed rates, each
 at its scheduled time whether or not earlier ones have returned (open loop), over keep-alive
 connections, and measures each latency from the scheduled time (so a stalled server is not
 hidden by a stalled client). Instances come from FILE (one JSON object per line) or are made
 from the signature's inputs.
 
-Prints ONE JSON line: per server and rate, the achieved rate, p50 / p99 / max latency in ms
-and the errors; each server's sustainable rate (the highest offered rate achieved at 95% or
-more with no error); the ratio of the two, and of their highest achieved rates.
+Prints ONE JSON line: per model, server and rate, the achieved rate, p50 / p99 / max latency in
+ms and the errors; each server's sustainable rate (the highest offered rate achieved at 95% or
+more with no error); the ratio of the two, and of their highest achieved rates; the ScaNN
+model's settings and recall.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -36,10 +44,17 @@ sys.path.insert(0, str(ROOT))
 
 from serving.model_server import listening_url  # noqa: E402 (the repository on the path first)
 
+_REFERENCE = ROOT / "bench" / "reference_http_server.py"
 SERVERS = {
     "aiohttp_batched": [sys.executable, "-m", "serving.model_server"],
-    "reference_http_server": [sys.executable, str(ROOT / "bench" / "reference_http_server.py")],
-}
+    # The reference unchanged; only ScaNN's ops are registered first, so it loads ScaNN models.
+    "reference_http_server": [
+        sys.executable, "-c",
+        "from scann.scann_ops.py import scann_ops; import runpy; "
+        f"runpy.run_path({str(_REFERENCE)!r}, run_name='__main__')",
+    ],
+}  # fmt: skip
+RECALL_CUSTOMERS = 200
 
 
 def start(command: list[str], model_dir: Path, extra: list[str] = ()) -> tuple:
@@ -69,34 +84,51 @@ def make_instances(host: str, port: int, count: int = 500) -> list[dict]:
     return out
 
 
+REQUEST_TIMEOUT = 5.0
+"""A request unanswered this long after it was sent counts as an error."""
+DRAIN_SECONDS = 15.0
+"""After the last request is sent, how long the run waits for answers; the rest are errors.
+Together they bound a run, however far behind a server falls."""
+
+
 async def _load(host, port, bodies, rate, seconds, connections):
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection(host, port))
+        pool.put_nowait(None)  # connected on first use, and again after a failure
     latencies, errors = [], 0
     path = "/v1/models/recommender:predict"
 
+    async def exchange(reader, writer, body):
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
+                     f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        await reader.readexactly(length)
+        return head
+
     async def one(scheduled: float, body: bytes):
         nonlocal errors
-        reader, writer = await pool.get()
+        connection = await pool.get()
         try:
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
-                         f"\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)  # fmt: skip
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-            await reader.readexactly(length)
+            if connection is None:
+                connection = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), REQUEST_TIMEOUT
+                )
+            head = await asyncio.wait_for(exchange(*connection, body), REQUEST_TIMEOUT)
             if not head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
                 errors += 1
             latencies.append(time.perf_counter() - scheduled)
             # http.server answers HTTP/1.0 and closes: the next request needs a new connection.
             if head.startswith(b"HTTP/1.0") or re.search(rb"(?i)connection: *close", head):
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
-        except Exception:
+                connection[1].close()
+                connection = None
+        except Exception:  # refused, reset, timed out: an error, and a fresh connection next
             errors += 1
-            reader, writer = await asyncio.open_connection(host, port)
+            if connection is not None:
+                connection[1].close()
+            connection = None
         finally:
-            pool.put_nowait((reader, writer))
+            pool.put_nowait(connection)
 
     tasks = []
     start = time.perf_counter()
@@ -107,10 +139,15 @@ async def _load(host, port, bodies, rate, seconds, connections):
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(scheduled, bodies[i % len(bodies)])))
-    await asyncio.gather(*tasks)
+    _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
+    for task in pending:
+        task.cancel()
+    errors += len(pending)
     elapsed = time.perf_counter() - start
     while not pool.empty():
-        pool.get_nowait()[1].close()
+        connection = pool.get_nowait()
+        if connection is not None:
+            connection[1].close()
     latencies.sort()
 
     def pct(q):
@@ -123,6 +160,7 @@ async def _load(host, port, bodies, rate, seconds, connections):
         "p99_ms": pct(0.99) if latencies else None,
         "max_ms": round(1000 * latencies[-1], 2) if latencies else None,
         "errors": errors,
+        "unanswered": len(pending),
     }
 
 
@@ -137,7 +175,7 @@ def run_load(host, port, bodies, rate, seconds, connections) -> dict:
         target=_load_process, args=((host, port, bodies, rate, seconds, connections), queue)
     )
     process.start()
-    result = queue.get(timeout=seconds * 20 + 60)
+    result = queue.get(timeout=seconds + DRAIN_SECONDS + 120)
     process.join()
     return result
 
@@ -148,30 +186,68 @@ def sustainable(results: list[dict]) -> float:
     return max(ok, default=0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--model-dir", type=Path, required=True)
-    parser.add_argument("--rates", default="100,500,1000,2000")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--instances", type=Path, default=None, help="JSON lines of instances")
-    parser.add_argument("--runs", type=int, default=1, help="repeats per rate (median of p99)")
-    parser.add_argument(
-        "--server-args",
-        default="",
-        help="extra flags of the batched server, e.g. '--batch-timeout-micros 2000'",
-    )
-    parser.add_argument("--only", choices=sorted(SERVERS), default=None, help="one server only")
-    args = parser.parse_args(argv)
-    rates = [float(r) for r in args.rates.split(",")]
-    report = {"benchmark": "serving_latency", "model_dir": str(args.model_dir),
-              "seconds_per_rate": args.seconds, "connections": args.connections, "servers": {}}  # fmt: skip
+def scann_model(args) -> tuple[Path, dict]:
+    """The ScaNN model's folder (built unless `--scann-model-dir` holds it) and its report,
+    with recall@100 of its answers against brute force over the same embeddings."""
+    import numpy as np
+
+    import bench.synthetic_scann_model as synthetic
+    from serving.model import LoadedModel
+
+    folder = args.scann_model_dir or Path(tempfile.mkdtemp(prefix="bench-scann-")) / "model"
+    data = synthetic.catalogue(args.scann_products, 10_000, 32)
+    if (folder / "saved_model.pb").exists():
+        report = {"model_dir": str(folder), "products": args.scann_products, "reused": True}
+    else:
+        report = synthetic.export(folder, data)
+    print(f"scann model: {report}", file=sys.stderr, flush=True)
+    ids = [f"C{i}" for i in range(RECALL_CUSTOMERS)]
+    loaded = LoadedModel(folder)
+    answers = loaded.run(loaded.signatures["serving_default"],
+                         {"customer_id": np.array(ids, dtype=object)})["product_ids"]  # fmt: skip
+    exact = synthetic.brute_force_top(data, synthetic.customer_rows(ids, 10_000))
+    served = [{int(p.decode()[1:]) for p in row} for row in answers]
+    recall = np.mean([len(s & set(e)) / len(e) for s, e in zip(served, exact, strict=True)])
+    report["recall_at_100_vs_brute_force"] = round(float(recall), 4)
+    report["recall_customers"] = RECALL_CUSTOMERS
+    del loaded
+    return folder, report
+
+
+def answers_recall(brute_dir: Path, scann_dir: Path, customers: int = 1000) -> dict:
+    """Recall@k of a ScaNN model's answers against a brute-force model's (the same towers,
+    retrieval brute force vs ScaNN) for the same requests: each signature's mean overlap."""
+    import numpy as np
+
+    from serving.model import LoadedModel
+
+    brute, scann = LoadedModel(brute_dir), LoadedModel(scann_dir)
+    rng = np.random.default_rng(7)
+    out = {"model_dir": str(scann_dir), "customers": customers}
+    for name in ("serving_default", "discover"):
+        if name not in brute.signatures or name not in scann.signatures:
+            continue
+        inputs = {
+            column: np.array([str(v) for v in rng.integers(12346, 18288, customers)], dtype=object)
+            if spec.dtype.name == "string"
+            else np.zeros(customers, spec.dtype.as_numpy_dtype)
+            for column, spec in brute.signatures[name].specs.items()
+        }
+        a = brute.run(brute.signatures[name], inputs)["product_ids"]
+        b = scann.run(scann.signatures[name], inputs)["product_ids"]
+        overlap = [len(set(x) & set(y)) / len(x) for x, y in zip(a, b, strict=True)]
+        out[f"recall_at_{a.shape[1]}_vs_brute_force_{name}"] = round(float(np.mean(overlap)), 4)
+    return out
+
+
+def measure(model_dir: Path, args, rates: list[float]) -> dict:
+    """Both servers under the load at each rate, with the model at `model_dir`."""
+    out: dict = {"model_dir": str(model_dir), "servers": {}}
     for name, command in SERVERS.items():
         if args.only and name != args.only:
             continue
         extra = args.server_args.split() if name == "aiohttp_batched" else []
-        process, host, port = start(command, args.model_dir, extra)
+        process, host, port = start(command, model_dir, extra)
         try:
             if args.instances:
                 instances = [json.loads(x) for x in args.instances.read_text().splitlines() if x]
@@ -185,20 +261,60 @@ def main(argv: list[str] | None = None) -> int:
                         for _ in range(args.runs)]  # fmt: skip
                 best = sorted(runs, key=lambda r: r["p99_ms"] or 1e9)[len(runs) // 2]
                 results.append(best)
-                print(f"{name} {rate:.0f}/s: {best}", file=sys.stderr, flush=True)
-            report["servers"][name] = {"rates": results, "sustainable_rate": sustainable(results)}
+                print(f"{model_dir.name} {name} {rate:.0f}/s: {best}", file=sys.stderr,
+                      flush=True)  # fmt: skip
+            out["servers"][name] = {"rates": results, "sustainable_rate": sustainable(results)}
         finally:
             process.terminate()
             process.wait(timeout=30)
-    servers = report["servers"]
+    servers = out["servers"]
     if len(servers) == 2:
         new = servers["aiohttp_batched"]["sustainable_rate"]
         old = servers["reference_http_server"]["sustainable_rate"]
-        report["sustainable_ratio"] = round(new / old, 2) if old else None
+        out["sustainable_ratio"] = round(new / old, 2) if old else None
         top = {name: max(r["achieved"] for r in s["rates"]) for name, s in servers.items()}
-        report["peak_throughput_ratio"] = round(
+        out["peak_throughput_ratio"] = round(
             top["aiohttp_batched"] / top["reference_http_server"], 2
         )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="the Online Retail serving model (none: the ScaNN model only)")  # fmt: skip
+    parser.add_argument("--rates", default="100,500,1000,2000")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--instances", type=Path, default=None, help="JSON lines of instances")
+    parser.add_argument("--runs", type=int, default=1, help="repeats per rate (median of p99)")
+    parser.add_argument(
+        "--server-args",
+        default="",
+        help="extra flags of the batched server, e.g. '--batch-timeout-micros 2000'",
+    )
+    parser.add_argument("--only", choices=sorted(SERVERS), default=None, help="one server only")
+    parser.add_argument("--scann-products", type=int, default=1_000_000,
+                        help="the ScaNN model's catalogue (0: no ScaNN model)")  # fmt: skip
+    parser.add_argument("--scann-model-dir", type=Path, default=None,
+                        help="build the ScaNN model here, or reuse the one here")  # fmt: skip
+    parser.add_argument("--scann-online-retail-dir", type=Path, default=None,
+                        help="the same model trained with retrieval scann (quicktest bench "
+                        "--retrieval scann): recall of its answers against --model-dir's")  # fmt: skip
+    args = parser.parse_args(argv)
+    rates = [float(r) for r in args.rates.split(",")]
+    report = {"benchmark": "serving_latency", "seconds_per_rate": args.seconds,
+              "connections": args.connections, "cpus": os.cpu_count(), "models": {}}  # fmt: skip
+    if args.model_dir:
+        report["models"]["online_retail"] = measure(args.model_dir, args, rates)
+    if args.model_dir and args.scann_online_retail_dir:
+        report["models"]["online_retail"]["scann_variant"] = answers_recall(
+            args.model_dir, args.scann_online_retail_dir
+        )
+    if args.scann_products:
+        folder, scann = scann_model(args)
+        report["models"]["scann"] = scann | measure(folder, args, rates)
     print(json.dumps(report))
     return 0
 
