@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from infra import naming
+from serving.routing import Runtime
 
 NAMESPACE = "b2b-recs"
 """Pulumi project name, and so the namespace of every config key."""
@@ -460,7 +461,9 @@ class Endpoint(_Model):
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")]
     preset: Preset = Preset.DEVELOPMENT
-    runtime: Literal["native", "scann"] = "native"
+    runtime: Runtime = "native"
+    """The serving container (`serving.routing`): `native` (TF Serving) for brute-force models,
+    `scann` (the platform's Python server) for models with a ScaNN index."""
     model_uri: str | None = Field(default=None, pattern=r"^gs://[a-z0-9._-]+(/\S*)?$")
     public: bool = False
     """Explicitly public endpoints grant ``allUsers`` the invoker role; the default is private."""
