@@ -107,3 +107,22 @@ def test_discover_lists_rows_columns_key_and_timestamp(database):
         ("order_id", "INT64"), ("created_at", "TIMESTAMP" if database.kind == "postgresql" else "DATETIME"),
         ("updated_at", "TIMESTAMP" if database.kind == "postgresql" else "DATETIME"),
         ("total", "NUMERIC"), ("note", "STRING")]  # fmt: skip
+
+
+def test_a_driver_error_that_quotes_the_url_is_redacted(postgres, tmp_path, monkeypatch):
+    from etl import sources
+
+    postgres.sql(f"CREATE TABLE {postgres.table('t')} (id int PRIMARY KEY)")
+    secret = f"pw/{uuid.uuid4().hex}"  # trust authentication accepts any password
+    monkeypatch.setenv("ETL_TEST_SECRET", secret)
+
+    def leaky(self, query):
+        raise RuntimeError(f"could not connect to {self.url()} while running {query}")
+
+    monkeypatch.setattr(sources.Database, "_read_adbc", leaky)
+    job = _job(postgres, source=postgres.source(password={"env": "ETL_TEST_SECRET"}))
+    report = run_job(job, tmp_path)
+    assert report.error.startswith(
+        "table: read failed: could not connect to postgresql://postgres:***@"
+    )
+    assert secret not in report.error and "pw%2F" not in report.error

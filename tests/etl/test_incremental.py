@@ -97,15 +97,15 @@ def test_snapshot_replaces_the_table_and_drops_deleted_rows(database, tmp_path):
 
 @pytest.mark.parametrize("where", ["extract", "publish"])
 def test_a_failure_midway_leaves_table_and_watermark_unchanged(
-    postgres, tmp_path, monkeypatch, where
+    database, tmp_path, monkeypatch, where
 ):
-    _create_orders(postgres)
-    _insert(postgres, [(i, i, f"2024-05-{10 + i:02d} 00:00:00") for i in range(1, 9)])
-    job = _job(postgres, partitions=4)
+    _create_orders(database)
+    _insert(database, [(i, i, f"2024-05-{10 + i:02d} 00:00:00") for i in range(1, 9)])
+    job = _job(database, partitions=4)
     assert run_job(job, tmp_path, now=NOW).rows_in_table == 8
     path = tmp_path / "raw_data" / "orders.parquet"
     table_bytes = path.read_bytes()
-    _insert(postgres, [(9, 9, "2024-05-30 00:00:00"), (10, 10, "2024-05-31 00:00:00")])
+    _insert(database, [(9, 9, "2024-05-30 00:00:00"), (10, 10, "2024-05-31 00:00:00")])
 
     if where == "extract":
         real, calls = sources.Database.read_arrow, []
