@@ -46,7 +46,11 @@ def test_metrics_file_layout(trained_run):
         "throughput",
         "timing_seconds",
         "training_history",  # tests/trainer/test_training_history.py
+        "retrieval",
     }
+    assert written["retrieval"] == {
+        "type": "brute_force"
+    }  # ScaNN: tests/trainer/test_scann_serving.py
     assert written["throughput"]["fit_rows"] == 480
     assert written["throughput"]["examples_per_second"] > 0
     assert written["model_type"] == "retrieval"
