@@ -24,8 +24,12 @@ TOP_SHARE = 0.3
 CURVE_KEYS = ("loss", "val_loss", "eval_loss", *(f"recall_at_{k}" for k in contract.K))
 _TAGS = {"feature_config": "feature_config_name", "model_config": "model_config_name",
          "model_type": "model_type", "dataset": "dataset_name"}  # fmt: skip
+# The contract's names, checked here at import: renaming one there fails here.
 assert set(_TAGS.values()) == set(contract.TAGS) | set(contract.OPTIONAL_TAGS)
 assert set(INSIGHT_PARAMS) <= set(contract.PARAMS)
+assert DEFAULT_METRIC in contract.FINAL_METRICS
+assert set(CURVE_KEYS) <= {*contract.EPOCH_METRICS, *contract.OPTIONAL_EPOCH_METRICS,
+                           *contract.HISTORY_EPOCH_METRICS}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,12 @@ def test_a_quick_test_run_keeps_the_contract_and_its_model(quick_test_run):
 
 
 def test_a_renamed_key_breaks_the_contract(trained_run):
-    """The trained run copied into another run with `final_loss` logged as `last_loss` and the
-    `model_type` tag as `type`: the contract names both."""
+    """The trained run copied into another run with `final_loss` logged as `last_loss`, the
+    `model_type` tag as `type`, and two keys of the training history renamed (the per-epoch
+    `recall_at_10` as `epoch_recall_at_10`, `parameters_query_tower_total` as
+    `query_tower_parameters`): the contract names all four."""
+    renamed = {"final_loss": "last_loss", "recall_at_10": "epoch_recall_at_10",
+               "parameters_query_tower_total": "query_tower_parameters"}  # fmt: skip
     fn_args, _ = trained_run
     info = _info(fn_args)
     client = client_for(info["tracking_uri"])
@@ -68,13 +72,17 @@ def test_a_renamed_key_breaks_the_contract(trained_run):
         client.log_param(rid, key, value)
     for key in good.data.metrics:
         for point in client.get_metric_history(info["run_id"], key):
-            client.log_metric(rid, "last_loss" if key == "final_loss" else key, point.value,
-                              step=point.step)  # fmt: skip
+            client.log_metric(rid, renamed.get(key, key), point.value, step=point.step)
     local = client.download_artifacts(info["run_id"], "", str(fn_args.model_run_dir + "/copy"))
     client.log_artifacts(rid, local)
     found = contract.violations(client, rid, experiment=info["experiment_name"],
                                 run_name="training")  # fmt: skip
-    assert found == ["tag 'model_type' missing", "metric 'final_loss' missing"]
+    assert found == [
+        "tag 'model_type' missing",
+        "metric 'final_loss' missing",
+        "metric 'parameters_query_tower_total' missing",
+        "metric 'recall_at_10' is not logged once per epoch from step 0 ([])",
+    ]
 
 
 def test_the_page_in_docs_is_current():
