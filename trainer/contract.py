@@ -76,7 +76,8 @@ HISTORY_FEATURE_METRICS = {
 }
 HISTORY_ARTIFACTS = {
     "tensorboard/": "TensorBoard event files: the scalars, and weight and gradient histograms "
-    "every `histogram_every_epochs` epochs (also in `<model_run_dir>/tensorboard`)"
+    "every `histogram_every_epochs` epochs, from `<model_run_dir>/tensorboard` (a gs:// run "
+    "folder keeps them there, where TensorBoard reads them, and logs no copy)"
 }
 
 FINAL_METRICS = {

@@ -491,7 +491,8 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
             "tensorboard_dir": tensorboard_dir(fn_args.model_run_dir),
         }
         tracker.log_metrics(summary_metrics(metrics["training_history"]))
-        tracker.log_artifacts(tensorboard_dir(fn_args.model_run_dir), "tensorboard")
+        if "://" not in fn_args.model_run_dir:  # MLflow uploads local folders; gs:// stays put
+            tracker.log_artifacts(tensorboard_dir(fn_args.model_run_dir), "tensorboard")
     tracker.log_metrics(result_metrics(metrics))
     metrics["mlflow"] = tracker.info()
     tf.io.gfile.makedirs(fn_args.model_run_dir)
