@@ -40,6 +40,8 @@ STATELESS = ("codegen render", "pipelines templates", "pipelines describe", "pip
              "infra.plan")  # fmt: skip
 RUN_VERBS = ("submit", "status", "wait", "cancel", "results", "logs", "rerun", "list")
 EXPERIMENTS_VERBS = ("leaderboard", "compare", "pairs", "trend", "insights", "curves", "report")
+REGISTRY_VERBS = ("list", "show", "register", "promote", "rollback", "split", "deploy", "undeploy",
+                  "status")  # fmt: skip
 
 
 def test_the_readme_shows_the_commands_this_test_knows():
@@ -50,6 +52,7 @@ def test_the_readme_shows_the_commands_this_test_knows():
             module_and_verb.startswith(STATELESS)
             or any(module_and_verb == f"pipelines {verb}" for verb in RUN_VERBS)
             or any(module_and_verb == f"experiments {verb}" for verb in EXPERIMENTS_VERBS)
+            or any(module_and_verb == f"registry {verb}" for verb in REGISTRY_VERBS)
         ), f"a README command this test does not check: {command}"
 
 
@@ -101,6 +104,21 @@ def test_an_experiments_command_of_the_readme_parses(command):
     args = _parser().parse_args(shlex.split(command)[3:])
     _check(args)
     assert args.verb in EXPERIMENTS_VERBS
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in PYTHON_COMMANDS if shlex.split(c)[2:3] == ["registry"]]
+)
+def test_a_registry_command_of_the_readme_parses(command):
+    """The verb, its positionals and flags are accepted, optional parts (`[...]`) both left out and
+    given (tests/registry runs every verb on a registered model)."""
+    from registry.__main__ import _parser, _positionals
+
+    shown = command.replace("$R", "sqlite:///run/mlflow.db")
+    for variant in (re.sub(r"\[[^]]*\]", "", shown), shown.replace("[", "").replace("]", "")):
+        args = _parser().parse_args(shlex.split(variant)[3:])
+        assert args.verb in REGISTRY_VERBS
+        assert _positionals(args.verb, args.args)["model"] == "acme-main"
 
 
 def test_the_demos_options_are_shown():
