@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from serving.model_server import listening_url  # noqa: E402 (the repository on the path first)
+from serving.process import listening_url  # noqa: E402 (the repository on the path first)
 
 _REFERENCE = ROOT / "bench" / "reference_http_server.py"
 SERVERS = {

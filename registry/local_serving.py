@@ -30,7 +30,7 @@ from pathlib import Path
 from pipelines.environment import run_environment
 from registry.base import RegistryError
 from registry.deployment import NOT_DEPLOYED, SERVING, UNKNOWN, EndpointStatus, Resources
-from serving.model_server import listening_url
+from serving.process import listening_url
 from serving.routing import HEALTH_ROUTE
 
 _ROOT = Path(__file__).resolve().parents[1]

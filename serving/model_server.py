@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
-import signal
 import threading
 from pathlib import Path
 
@@ -25,18 +23,10 @@ from aiohttp import web
 from serving.app import JsonAccessLogger, Limits, make_app
 from serving.batching import BatchingConfig
 from serving.model import LoadedModel, RequestError, resolve_model_dir
+from serving.process import announce_and_wait_for_stop, listening_url
 
 __all__ = ["LoadedModel", "RequestError", "ServerThread", "listening_url", "main",
            "resolve_model_dir"]  # fmt: skip
-
-_LISTENING = re.compile(r"serving \S+ on (http://[\d.]+:\d+)/v1/models/")
-
-
-def listening_url(text: str) -> str | None:
-    """The server's root (`http://<host>:<port>`) from the line it prints once listening, or
-    None if `text` has no such line. Local deployments and the benchmarks wait for it."""
-    found = _LISTENING.search(text)
-    return found.group(1) if found else None
 
 
 async def _listen(app: web.Application, host: str, port: int, **runner_args):
@@ -89,13 +79,7 @@ async def _serve(args: argparse.Namespace) -> None:
         app, args.host, args.port, access_log_class=JsonAccessLogger,
         access_log=logging.getLogger("serving.access"), shutdown_timeout=args.shutdown_seconds,
     )  # fmt: skip
-    print(f"serving {args.model_name} on http://{host}:{port}/v1/models/{args.model_name}",
-          flush=True)  # fmt: skip
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    await announce_and_wait_for_stop(host, port, args.model_name)
     logging.getLogger("serving").info("shutting down: draining requests in flight")
     await runner.cleanup()  # stops accepting, waits for in-flight requests, stops the batcher
 

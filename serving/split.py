@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from serving.process import announce_and_wait_for_stop
 from serving.routing import MODEL_NAME
 
 BUCKETS = 10_000
@@ -237,21 +238,12 @@ def _pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 
 async def _serve(app: web.Application, host: str, port: int, model_name: str) -> None:
-    import signal
-
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound_host, bound_port = runner.addresses[0][:2]
-    # The line `serving.model_server.listening_url` reads, as the model server prints it.
-    print(f"serving {model_name} on http://{bound_host}:{bound_port}/v1/models/{model_name}",
-          flush=True)  # fmt: skip
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    await announce_and_wait_for_stop(bound_host, bound_port, model_name)
     await runner.cleanup()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.model_server import listening_url
+from serving.process import listening_url
 from serving.startup import SettingError, Settings, main, prepare
 from tests.serving.tiny_model import CATALOGUE, save_tiny_model
 
