@@ -22,9 +22,8 @@ import pyarrow.parquet as pq
 from pyarrow import fs
 
 from etl.bigquery import BigQueryDestination, table_id, watermark_query
-from etl.run import EtlError, Progress, TableReport, extract_window, finish
-from etl.secrets import SecretError, redact, resolve
-from etl.sources import SourceError
+from etl.run import Progress, TableReport, extract_window, failure_message, finish, new_report
+from etl.secrets import resolve
 from etl.watermark import Watermark, advance
 from specs.etl import DatabaseSource, EtlJob, Transactional
 
@@ -64,8 +63,7 @@ def run_job_bigquery(job: EtlJob, project: str, staging_uri: str, *, client: Any
     now = now or dt.datetime.now(dt.timezone.utc)
     dataset, table = job.destination.dataset, job.destination.table
     is_db = isinstance(job.source, DatabaseSource)
-    report = TableReport(job=job.name, source=job.table if is_db else job.source.uri,
-                         destination=table_id(project, dataset, table), strategy=job.strategy.kind)  # fmt: skip
+    report = new_report(job, table_id(project, dataset, table))
     started, password = time.perf_counter(), None
     try:
         if client is None:
@@ -89,8 +87,6 @@ def run_job_bigquery(job: EtlJob, project: str, staging_uri: str, *, client: Any
         )  # fmt: skip
         report.watermark_after = after.cursor
         report.status = "success"
-    except (SourceError, SecretError, EtlError) as exc:
-        report.error = redact(str(exc), password)
     except Exception as exc:  # noqa: BLE001 - reported, never a traceback with a secret
-        report.error = redact(f"{type(exc).__name__}: {exc}", password)
+        report.error = failure_message(exc, password)
     return finish(report, started, progress)

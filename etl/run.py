@@ -201,6 +201,20 @@ def extract_window(job: EtlJob, password, before: Watermark | None, *, now: dt.d
     return Window(new, plan.key, plan.cursor, plan.bigquery_schema(), engine)
 
 
+def new_report(job: EtlJob, destination: str) -> TableReport:
+    """A job's report before it runs: where from, where to, which strategy."""
+    source = job.table if isinstance(job.source, DatabaseSource) else job.source.uri
+    return TableReport(job=job.name, source=source, destination=destination,
+                       strategy=job.strategy.kind)  # fmt: skip
+
+
+def failure_message(exc: Exception, password: str | None) -> str:
+    """The report's error for a failed run: the platform's own errors as they are, anything
+    else with its type; the password redacted from both (drivers quote connection strings)."""
+    known = isinstance(exc, (SourceError, SecretError, EtlError))
+    return redact(str(exc) if known else f"{type(exc).__name__}: {exc}", password)
+
+
 def finish(report: TableReport, started: float, progress: Progress) -> TableReport:
     report.seconds = round(time.perf_counter() - started, 3)
     if report.seconds:
@@ -219,12 +233,7 @@ def run_job(job: EtlJob, warehouse: str | Path, *, progress: Progress | None = N
     now = now or dt.datetime.now(dt.timezone.utc)
     dest = LocalDestination(warehouse, job.destination.dataset, job.destination.table)
     is_db = isinstance(job.source, DatabaseSource)
-    report = TableReport(
-        job=job.name,
-        source=job.table if is_db else job.source.uri,
-        destination=dest.name,
-        strategy=job.strategy.kind,
-    )
+    report = new_report(job, dest.name)
     started = time.perf_counter()
     password = None
     staged = None
@@ -251,10 +260,8 @@ def run_job(job: EtlJob, warehouse: str | Path, *, progress: Progress | None = N
                 report.rows_added = table.num_rows
             report.watermark_after = after.cursor
             report.status = "success"
-    except (SourceError, SecretError, EtlError) as exc:
-        report.error = redact(str(exc), password)
     except Exception as exc:  # noqa: BLE001 - reported, never a traceback with a secret
-        report.error = redact(f"{type(exc).__name__}: {exc}", password)
+        report.error = failure_message(exc, password)
     finally:
         dest.discard(staged)
     return finish(report, started, progress)
