@@ -3,8 +3,9 @@
 `trainer.training_history.summary_metrics`) with small synthetic figures instead of a TFX
 training each (a dozen TFX quick tests take far too long on two cores). Each run keeps the run
 contract (`trainer.contract.violations`, checked in the tests), so what the experiments queries
-read here is what they read from real runs; `tests/trainer/test_experiments_on_trained_runs.py`
-reads real trainer runs too.
+read here is what they read from real runs. Real trainings are read too:
+`tests/trainer/test_experiments_on_a_dozen_runs.py` (a dozen quick-test trainings of the tiny
+data with varied configs) and `tests/trainer/test_experiments_on_trained_runs.py`.
 
 The recall of a run is a known function of its configs: the rich feature config beats the
 small one by 0.10, the model configs add 0, 0.05, 0.08, and a learning rate of 0.03 adds 0.20,

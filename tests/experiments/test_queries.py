@@ -4,12 +4,17 @@ MlflowClient, over the dozen logged runs (tests/experiments/logged_runs.py)."""
 from __future__ import annotations
 
 import json
-import math
-from collections import defaultdict
 
 import pytest
 
 from experiments.cli import main
+from tests.experiments.direct import (
+    INSIGHT_PARAMS,
+    insight_counts,
+    pair_cells,
+    top_share,
+    trend_points,
+)
 from tests.experiments.logged_runs import EXPERIMENT, FEATURES, MODELS
 from trainer import contract
 
@@ -92,11 +97,7 @@ def test_compare_marks_the_best_value(logged, client, capsys):
 
 def test_pairs(logged, mlflow_runs, capsys):
     result = cli_json(capsys, "pairs", "--tracking-uri", logged.uri)
-    cells = defaultdict(list)
-    for r in mlflow_runs:
-        cells[r.data.tags["feature_config_name"], r.data.tags["model_config_name"]].append(
-            r.data.metrics[METRIC]
-        )
+    cells = pair_cells(mlflow_runs, METRIC)
     assert result["feature_configs"] == sorted(FEATURES)
     assert result["model_configs"] == sorted(MODELS)
     assert len(result["cells"]) == 6
@@ -108,29 +109,18 @@ def test_pairs(logged, mlflow_runs, capsys):
 
 def test_trend(logged, mlflow_runs, capsys):
     result = cli_json(capsys, "trend", "--tracking-uri", logged.uri)
-    ordered = sorted(mlflow_runs, key=lambda r: (r.info.start_time, r.info.run_id))
-    best, expected = -math.inf, []
-    for r in ordered:
-        best = max(best, r.data.metrics[METRIC])
-        expected.append((r.info.run_id, r.info.start_time, r.data.metrics[METRIC], best))
     assert [(p["run_id"], p["start_time"], p["value"], p["best_so_far"])
-            for p in result["points"]] == expected  # fmt: skip
+            for p in result["points"]] == trend_points(mlflow_runs, METRIC)  # fmt: skip
 
 
 def test_insights(logged, mlflow_runs, capsys):
     result = cli_json(capsys, "insights", "--tracking-uri", logged.uri)
-    ranked = sorted(mlflow_runs, key=lambda r: -r.data.metrics[METRIC])
-    top = ranked[: math.ceil(0.3 * len(ranked))]
+    top = top_share(mlflow_runs, METRIC)
     assert result["top_runs"] == [r.info.run_id for r in top]
     assert result["threshold"] == top[-1].data.metrics[METRIC]
-    for param in ("learning_rate", "batch_size", "epochs"):
-        rows = {row["value"]: row for row in result["params"][param]}
-        values = {r.data.params[param] for r in mlflow_runs}
-        assert set(rows) == values
-        for value in values:
-            total = sum(r.data.params[param] == value for r in mlflow_runs)
-            hits = sum(r.data.params[param] == value for r in top)
-            assert (rows[value]["top"], rows[value]["runs"]) == (hits, total)
+    for param in INSIGHT_PARAMS:
+        rows = {row["value"]: (row["top"], row["runs"]) for row in result["params"][param]}
+        assert rows == insight_counts(mlflow_runs, top, param)
     # The known answer: every run in the top 30% trained with a learning rate of 0.03.
     assert {row["value"]: row["top"] for row in result["params"]["learning_rate"]}["0.03"] == 4
 
