@@ -19,7 +19,9 @@ EXPERIMENT = (
     "the tenant's model endpoint (the template parameter `mlflow_experiment`); without one, the "
     "feature config's name"
 )
-RUN_NAMES = {"quick-test": "the quicktest template", "training": "the training template"}
+QUICK_TEST_RUN = "quick-test"
+"""The run name of a quick test: its model is logged as the run's `model/` artifact, never registered."""
+RUN_NAMES = {QUICK_TEST_RUN: "the quicktest template", "training": "the training template"}
 
 TAGS = {
     "feature_config_name": "the FeatureConfig's `name`",
@@ -136,13 +138,13 @@ def violations(
         steps = [m.step for m in client.get_metric_history(run_id, key)]
         if not steps or steps != list(range(len(steps))):
             out.append(f"metric {key!r} is not logged once per epoch from step 0 ({steps})")
-    expected = {**ARTIFACTS, **(QUICK_TEST_ARTIFACTS if run_name == "quick-test" else {})}
+    expected = {**ARTIFACTS, **(QUICK_TEST_ARTIFACTS if run_name == QUICK_TEST_RUN else {})}
     folders = {"", *(p.rsplit("/", 1)[0] for p in expected if "/" in p)}
     paths = {a.path for folder in folders for a in client.list_artifacts(run_id, folder or None)}
     out += [f"artifact {path!r} missing" for path in expected if path not in paths]
     if history and not client.list_artifacts(run_id, "tensorboard"):
         out.append("artifact 'tensorboard/' missing")
-    if run_name != "quick-test" and "model" in {a.path for a in client.list_artifacts(run_id)}:
+    if run_name != QUICK_TEST_RUN and "model" in {a.path for a in client.list_artifacts(run_id)}:
         out.append("a training run logs its model as an artifact; the registry keeps it")
     return out
 

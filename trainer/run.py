@@ -40,6 +40,7 @@ from trainer.callbacks import (
     validation_rows,
 )
 from trainer.candidates import candidate_features, latest_row_per_index
+from trainer.contract import QUICK_TEST_RUN
 from trainer.data import canonical_order, columns_dataset, read_transformed
 from trainer.evaluation import evaluate_against_baselines, protocol_split
 from trainer.history import (
@@ -75,8 +76,6 @@ from trainer.training_history import (
     tensorboard_dir,
     vocabularies,
 )
-
-QUICK_TEST_RUN = "quick-test"
 
 log = logging.getLogger(__name__)
 
