@@ -17,18 +17,16 @@ server's own failure. Each request is logged as one JSON line with its latency.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
+import orjson
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 from serving.batching import BatchingConfig, MicroBatcher, Overloaded
-from serving.model import LoadedModel, RequestError, to_json
+from serving.model import LoadedModel, RequestError, jsonable
 
 log = logging.getLogger("serving.app")
-access_log = logging.getLogger("serving.access")
 
 
 BATCHER = web.AppKey("batcher", MicroBatcher)
@@ -42,22 +40,13 @@ class Limits:
 
 
 def _json(status: int, payload: dict) -> web.Response:
-    return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
+    # orjson writes numpy arrays in C (`serving.model.jsonable`): no Python float per score.
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return web.Response(status=status, body=body, content_type="application/json")
 
 
 def _error(status: int, message: str) -> web.Response:
     return _json(status, {"error": message})
-
-
-class JsonAccessLogger(AbstractAccessLogger):
-    """One JSON line per request: method, path, status, latency, size, client."""
-
-    def log(self, request, response, time_taken):  # noqa: A003 (aiohttp API)
-        self.logger.info(json.dumps({
-            "method": request.method, "path": request.path, "status": response.status,
-            "latency_ms": round(time_taken * 1000, 3), "bytes": response.body_length,
-            "remote": request.remote,
-        }))  # fmt: skip
 
 
 def make_app(
@@ -107,8 +96,8 @@ def make_app(
         except web.HTTPRequestEntityTooLarge:
             return _error(413, f"the body is over {limits.max_body_bytes} bytes")
         try:
-            body = json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = orjson.loads(raw or b"null")
+        except orjson.JSONDecodeError as exc:
             return _error(400, f"body is not JSON: {exc}")
         try:
             parsed = model.parse_request(body, max_instances=limits.max_instances)
@@ -121,7 +110,7 @@ def make_app(
         except Exception as exc:  # the server's own failure; it keeps serving
             log.exception("prediction failed")
             return _error(500, f"{type(exc).__name__}: {exc}")
-        columns = {name: to_json(array) for name, array in outputs.items()}
+        columns = {name: jsonable(array) for name, array in outputs.items()}
         if not parsed.row_format:
             return _json(200, {"outputs": columns})
         predictions = [

@@ -1,7 +1,9 @@
 """Request micro-batching: concurrent requests become one call of the SavedModel.
 
 As TF Serving's batching: a request waits at most `batch_timeout_micros` for others to join
-it, a batch holds at most `max_batch_size` rows, and at most `max_enqueued` requests wait;
+it (0, the default as in TF Serving: a batch is every request that arrived while the previous
+one ran, so batches grow with load and a lone request never waits), a batch holds at most
+`max_batch_size` rows, and at most `max_enqueued` requests wait;
 beyond that the server answers 503 at once instead of queueing without bound. Requests join a
 batch only with requests for the same signature and inputs. The model runs on one worker
 thread, so the event loop keeps accepting requests (and filling the next batch) while it runs:
@@ -31,7 +33,7 @@ class Overloaded(RuntimeError):
 @dataclass(frozen=True)
 class BatchingConfig:
     max_batch_size: int = 128
-    batch_timeout_micros: int = 1000
+    batch_timeout_micros: int = 0
     max_enqueued: int = 2048
 
     def __post_init__(self) -> None:

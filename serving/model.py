@@ -222,12 +222,14 @@ def _array(name: str, values: list, spec: _Input) -> np.ndarray:
     return array
 
 
-def to_json(array: np.ndarray) -> list:
-    """An output array as JSON values (bytes decoded)."""
-    values = array.tolist()  # nested lists of Python values: one C call, not one per element
+def jsonable(array: np.ndarray) -> np.ndarray | list:
+    """An output array as `orjson` writes it (`OPT_SERIALIZE_NUMPY`): numbers stay a numpy
+    array, serialized in C without a Python object per element; strings come out decoded."""
     if array.dtype.kind in ("S", "O"):
-        return _decoded(values, array.ndim)
-    return values
+        return _decoded(array.tolist(), array.ndim)
+    if array.flags.c_contiguous and array.dtype.kind in "biuf":
+        return array
+    return array.tolist()
 
 
 def _decoded(values: list, depth: int) -> list:

@@ -57,20 +57,23 @@ class Settings:
             version=_positive(env, "MODEL_VERSION", None),
             port=_positive(env, "PORT", 8080, maximum=65535),
             max_batch_size=_positive(env, "MAX_BATCH_SIZE", 128),
-            batch_timeout_micros=_positive(env, "BATCH_TIMEOUT_MICROS", 1000),
+            # 0, as TF Serving's default: a batch is what arrived while the last one ran.
+            batch_timeout_micros=_positive(env, "BATCH_TIMEOUT_MICROS", 0, minimum=0),
             max_enqueued_batches=_positive(env, "MAX_ENQUEUED_BATCHES", 100),
             num_batch_threads=_positive(env, "NUM_BATCH_THREADS", os.cpu_count() or 1),
         )
 
 
-def _positive(env: Mapping[str, str], name: str, default: int | None, maximum: int = 10**9) -> int:
+def _positive(
+    env: Mapping[str, str], name: str, default: int | None, maximum: int = 10**9, minimum: int = 1
+) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         if default is None:
             raise SettingError(f"{name} is required")
         return default
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise SettingError(f"{name} must be an integer from 1 to {maximum}, got {raw!r}")
+    if not raw.isascii() or not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise SettingError(f"{name} must be an integer from {minimum} to {maximum}, got {raw!r}")
     return int(raw)
 
 

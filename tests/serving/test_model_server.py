@@ -140,8 +140,14 @@ def test_missing_model_dir_is_a_clear_error(tmp_path):
          "inputs have different lengths"),
         (":predict", {"instances": [1, 2]}, 400, "each instance must be an object"),
         (":predict", [1, 2], 400, "the body must be a JSON object"),
+        # Python writes an infinite float as `Infinity`, which is not JSON; `1e400` is JSON
+        # but no finite double.
         (":predict", {"instances": [{"customer_id": "C1", "revenue": 1e400}]}, 400,
-         "input 'revenue'"),
+         "body is not JSON: unexpected character"),
+        (":predict", b'{"instances": [{"customer_id": "C1", "revenue": 1e400}]}', 400,
+         "body is not JSON: number is infinity"),
+        (":predict", b'{"instances": [{"customer_id": "C1", "revenue": 1}]} trailing', 400,
+         "body is not JSON: unexpected content after document"),
         ("/versions/7:predict", {"instances": [{"customer_id": "C1", "revenue": 1}]}, 404,
          "unknown version '7'"),
         (":explain", {"instances": []}, 404, "Not Found"),
@@ -211,7 +217,7 @@ def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path):
     # A two-second batch timeout keeps the request in flight while the signal arrives.
     server = subprocess.Popen(
         [sys.executable, "-m", "serving.model_server", "--model-dir", str(tmp_path), "--port", "0",
-         "--batch-timeout-micros", "2000000"],
+         "--batch-timeout-micros", "2000000", "--intra-op-threads", "1", "--inter-op-threads", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root,
     )  # fmt: skip
     try:
@@ -233,4 +239,11 @@ def test_sigterm_answers_the_request_in_flight_then_exits(tmp_path):
         server.kill()
     [(status, body)] = answers
     assert status == 200 and body["predictions"][0]["product_ids"] == CATALOGUE
-    assert "draining requests in flight" in server.stdout.read()
+    output = server.stdout.read()
+    assert "draining requests in flight" in output
+    # The access log, flushed on the way out: one JSON line per request, with its latency.
+    import json
+
+    [logged] = [json.loads(x) for x in output.splitlines() if x.startswith('{"time"')]
+    assert logged["path"] == "/v1/models/recommender:predict" and logged["status"] == 200
+    assert logged["latency_ms"] >= 500  # it waited in the batch while the signal arrived

@@ -28,7 +28,7 @@ def test_native_fetches_the_version_and_writes_tf_servings_batching_config(tmp_p
     assert (root / "recommender" / "3" / "saved_model.pb").is_file()
     assert (root / "batching.config").read_text() == (
         "max_batch_size { value: 64 }\n"
-        "batch_timeout_micros { value: 1000 }\n"
+        "batch_timeout_micros { value: 0 }\n"
         "max_enqueued_batches { value: 100 }\n"
         "num_batch_threads { value: 2 }\n"
     )
@@ -52,11 +52,21 @@ def test_native_fetches_the_version_and_writes_tf_servings_batching_config(tmp_p
         ({"MODEL_URI": "/m", "MODEL_VERSION": "٣"}, "MODEL_VERSION must be an integer"),
         ({"MODEL_URI": "/m", "MODEL_VERSION": "3", "PORT": "70000"}, "PORT must be an integer"),
         ({"MODEL_URI": "/m", "MODEL_VERSION": "3", "MAX_BATCH_SIZE": "0"}, "MAX_BATCH_SIZE"),
+        (
+            {"MODEL_URI": "/m", "MODEL_VERSION": "3", "BATCH_TIMEOUT_MICROS": "-1"},
+            "BATCH_TIMEOUT_MICROS must be an integer from 0 to",
+        ),
     ],
 )
 def test_a_bad_setting_names_the_variable(env, message):
     with pytest.raises(SettingError, match=message):
         Settings.from_env(env)
+
+
+def test_a_zero_batch_timeout_is_allowed_and_the_default():
+    base = {"MODEL_URI": "/m", "MODEL_VERSION": "3"}
+    assert Settings.from_env(base).batch_timeout_micros == 0
+    assert Settings.from_env(base | {"BATCH_TIMEOUT_MICROS": "2000"}).batch_timeout_micros == 2000
 
 
 def test_a_folder_without_a_saved_model_and_an_unknown_runtime_are_refused(tmp_path):
