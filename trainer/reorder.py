@@ -54,60 +54,123 @@ keras = tf.keras
 N_FEATURES = len(ITEM_FEATURES) + len(PRODUCT_FEATURES) + len(CUSTOMER_FEATURES) + 3
 
 
-def sparse_tensor(matrix: sp.spmatrix) -> tf.SparseTensor:
-    """A SciPy sparse matrix as a `tf.SparseTensor` in canonical (row-major) order."""
-    coo = sp.coo_matrix(matrix)
-    order = np.lexsort((coo.col, coo.row))
-    return tf.SparseTensor(
-        indices=np.stack([coo.row[order], coo.col[order]], 1).astype(np.int64),
-        values=coo.data[order].astype(np.float32),
-        dense_shape=np.asarray(coo.shape, np.int64),
-    )
+BOUGHT = ITEM_FEATURES.index("bought")
+RECENT = ITEM_FEATURES.index("log_decayed_30d")
 
 
-def co_purchase_scores(weights: tf.Tensor, similarity: tf.SparseTensor) -> tf.Tensor:
-    """`[..., n_products]`: each row of product weights (e.g. 0/1 bought) times `similarity`."""
-    shape = tf.shape(weights)
-    rows = tf.reshape(weights, [-1, shape[-1]])
-    # (w S)^T = S^T w^T: the sparse operand must come first.
-    transposed = tf.sparse.sparse_dense_matmul(similarity, rows, adjoint_a=True, adjoint_b=True)
-    return tf.reshape(tf.transpose(transposed), shape)
+@dataclass(frozen=True)
+class CoPurchase:
+    """The co-purchase similarity (`trainer.history.co_purchase_similarity`) as each
+    product's neighbour list: row i of `neighbors` `[n_products, K]` holds the products
+    similar to product i, `weights` their similarities (0 on padding).
+
+    A customer's co-purchase scores are the sum of the rows of what they bought: a gather
+    of a few hundred entries per customer, where multiplying the dense history by the
+    sparse matrix touched every entry of the matrix for every customer.
+    """
+
+    neighbors: tf.Tensor
+    weights: tf.Tensor
+
+    @staticmethod
+    def lists(matrix: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+        """`(neighbors, weights)` of a sparse similarity matrix, padded to its fullest row."""
+        csr = sp.csr_matrix(matrix)
+        n, counts = csr.shape[0], np.diff(csr.indptr)
+        width = max(1, int(counts.max(initial=0)))
+        neighbors = np.zeros((n, width), np.int64)
+        weights = np.zeros((n, width), np.float32)
+        rows = np.repeat(np.arange(n), counts)
+        place = np.arange(csr.nnz) - np.repeat(csr.indptr[:-1], counts)
+        neighbors[rows, place] = csr.indices
+        weights[rows, place] = csr.data
+        return neighbors, weights
+
+    @classmethod
+    def of(cls, matrix: sp.spmatrix) -> CoPurchase:
+        neighbors, weights = cls.lists(matrix)
+        return cls(tf.constant(neighbors), tf.constant(weights))
 
 
-def scatter_history(items: tf.Tensor, item_features: tf.Tensor, n_products) -> tf.Tensor:
-    """`[batch, n_products, len(ITEM_FEATURES)]`: each history item's features at its product,
-    zeros elsewhere. `items` `[batch, H]` holds distinct product indices per row, -1 padding."""
-    batch = tf.shape(items, out_type=tf.int64)[0]
-    valid = tf.where(items >= 0)
-    return tf.scatter_nd(
-        tf.stack([valid[:, 0], tf.gather_nd(items, valid)], axis=1),
-        tf.gather_nd(item_features, valid),
-        tf.stack([batch, tf.cast(n_products, tf.int64), len(ITEM_FEATURES)]),
-    )
+class Histories:
+    """Customers' purchase histories as lists, as `trainer.history.HistoryTable` rows hold
+    them: `items` `[batch, H]` distinct product indices per row (-1: padding) and their
+    `features` `[batch, H, len(ITEM_FEATURES)]`.
+
+    Everything the scorer reads of a history is computed from the lists, so nothing of size
+    `[batch, n_products, len(ITEM_FEATURES)]` is built: a customer costs what they bought,
+    not what the catalogue holds.
+    """
+
+    def __init__(self, items: tf.Tensor, features: tf.Tensor):
+        self.items, self.features = items, features
+        held = tf.where(items >= 0)  # [V, 2]: (row, place in the list)
+        self._rows, self._places = held[:, 0], held[:, 1]
+        self._products = tf.gather_nd(items, held)
+        self._held_features = tf.gather_nd(features, held)  # [V, len(ITEM_FEATURES)]
+        self._at = tf.stack([self._rows, self._products], axis=1)
+        self._batch = tf.shape(items, out_type=tf.int64)[0]
+
+    @classmethod
+    def from_dense(cls, history: tf.Tensor) -> Histories:
+        """The lists of a dense `[batch, n_products, len(ITEM_FEATURES)]` history (the bought
+        products, in catalogue order)."""
+        at = tf.where(history[..., BOUGHT] > 0)
+        rows = tf.shape(history, out_type=tf.int64)[0]
+        items = tf.RaggedTensor.from_value_rowids(at[:, 1], at[:, 0], nrows=rows)
+        features = tf.RaggedTensor.from_value_rowids(tf.gather_nd(history, at), at[:, 0],
+                                                     nrows=rows)  # fmt: skip
+        return cls(items.to_tensor(-1), features.to_tensor(0.0))
+
+    def _shape(self, n_products, *inner) -> tf.Tensor:
+        return tf.stack([self._batch, tf.cast(n_products, tf.int64), *inner])
+
+    def column(self, name: str, n_products) -> tf.Tensor:
+        """`[batch, n_products]`: one item feature at each bought product, zeros elsewhere."""
+        values = self._held_features[:, ITEM_FEATURES.index(name)]
+        return tf.scatter_nd(self._at, values, self._shape(n_products))
+
+    def of(self, products: tf.Tensor, n_products) -> tf.Tensor:
+        """`[batch, m, len(ITEM_FEATURES)]` history features of the `[batch, m]` products
+        (zeros for a product the customer never bought)."""
+        place = tf.scatter_nd(self._at, self._places + 1, self._shape(n_products))
+        padded = tf.pad(self.features, [[0, 0], [1, 0], [0, 0]])  # place 0: never bought
+        return tf.gather(padded, tf.gather(place, products, batch_dims=1), batch_dims=1)
+
+    def co_purchase(self, graph: CoPurchase, n_products) -> tf.Tensor:
+        """`[batch, n_products, 2]`: co-purchase with everything bought and with what was
+        bought lately (the 30-day decayed counts), log1p."""
+        weights = tf.stack(
+            [self._held_features[:, BOUGHT], tf.math.expm1(self._held_features[:, RECENT])], -1
+        )
+        neighbors = tf.gather(graph.neighbors, self._products)  # [V, K]
+        updates = tf.gather(graph.weights, self._products)[..., None] * weights[:, None, :]
+        rows = tf.broadcast_to(self._rows[:, None], tf.shape(neighbors, out_type=tf.int64))
+        at = tf.stack([rows, neighbors], axis=-1)
+        return tf.math.log1p(tf.scatter_nd(at, updates, self._shape(n_products, 2)))
 
 
 def pair_features(
-    history: tf.Tensor,
+    histories: Histories,
     customer_features: tf.Tensor,
     product_table: tf.Tensor,
     retrieval_scores: tf.Tensor,
-    similarity: tf.SparseTensor,
+    co_purchase: CoPurchase,
 ) -> tf.Tensor:
     """`[batch, n_products, N_FEATURES]` features of every product for each customer.
 
     Args:
-      history: `[batch, n_products, len(ITEM_FEATURES)]` (`scatter_history`).
+      histories: the customers' purchase histories (`Histories`).
       customer_features: `[batch, len(CUSTOMER_FEATURES)]`.
       product_table: `[n_products, len(PRODUCT_FEATURES)]`.
       retrieval_scores: `[batch, n_products]` two-tower scores.
-      similarity: `[n_products, n_products]` sparse co-purchase similarity.
+      co_purchase: the co-purchase similarity's neighbour lists (`CoPurchase`).
     """
     scores = TwoTowerScores.dense(retrieval_scores)
-    products = tf.broadcast_to(
-        tf.range(tf.shape(product_table, out_type=tf.int64)[0])[None], tf.shape(retrieval_scores)
-    )
-    co_purchase = _co_purchase_signals(history, similarity)
-    return _gather_pairs(products, history, customer_features, product_table, co_purchase, scores)
+    n_products = tf.shape(product_table, out_type=tf.int64)[0]
+    products = tf.broadcast_to(tf.range(n_products)[None], tf.shape(retrieval_scores, tf.int64))
+    signals = histories.co_purchase(co_purchase, n_products)
+    return _gather_pairs(products, histories, customer_features, product_table, signals, scores)
 
 
 @dataclass(frozen=True)
@@ -166,18 +229,8 @@ UNRANKED = -1e5
 """The rank value of a product outside an index's top: below any standardized score."""
 
 
-def _co_purchase_signals(history, similarity) -> tf.Tensor:
-    """`[batch, n_products, 2]`: co-purchase with everything bought and with what was bought
-    lately (log1p)."""
-    bought = history[..., ITEM_FEATURES.index("bought")]
-    recent = tf.math.expm1(history[..., ITEM_FEATURES.index("log_decayed_30d")])
-    # Bought with anything the customer bought, and with what they bought lately.
-    co_purchase = tf.math.log1p(co_purchase_scores(tf.stack([bought, recent], 0), similarity))
-    return tf.transpose(co_purchase, [1, 2, 0])
-
-
 def _gather_pairs(
-    products, history, customer_features, product_table, co_purchase, scores: TwoTowerScores
+    products, histories, customer_features, product_table, co_purchase, scores: TwoTowerScores
 ) -> tf.Tensor:
     """`[batch, m, N_FEATURES]` features of the `[batch, m]` products of each customer."""
     shape = tf.shape(products)
@@ -186,7 +239,7 @@ def _gather_pairs(
     )
     return tf.concat(
         [
-            tf.gather(history, products, batch_dims=1),
+            histories.of(products, tf.shape(product_table)[0]),
             tf.gather(product_table, products),
             customer,
             tf.gather(co_purchase, products, batch_dims=1),
@@ -215,11 +268,11 @@ class CandidatePairs:
 
 
 def candidate_pairs(
-    history: tf.Tensor,
+    histories: Histories,
     customer_features: tf.Tensor,
     product_table: tf.Tensor,
     retrieval_scores: tf.Tensor | TwoTowerScores,
-    similarity: tf.SparseTensor,
+    co_purchase: CoPurchase,
     *,
     per_signal: int,
     include_bought: bool = True,
@@ -240,12 +293,12 @@ def candidate_pairs(
     retrieval = retrieval_scores.standardized
     n_products = tf.shape(product_table)[0]
     batch = tf.shape(retrieval)[0]
-    co_purchase = _co_purchase_signals(history, similarity)
-    bought = history[..., ITEM_FEATURES.index("bought")] > 0
+    signals = histories.co_purchase(co_purchase, n_products)
+    bought = histories.column("bought", n_products) > 0
     popularity = product_table[:, PRODUCT_FEATURES.index("log_buyers_30d")]
     nominating = tf.concat(
         [
-            co_purchase,
+            signals,
             retrieval[..., None],
             tf.broadcast_to(popularity[None, :, None], tf.stack([batch, n_products, 1])),
         ],
@@ -253,7 +306,8 @@ def candidate_pairs(
     )
     never = tf.where(bought[..., None], -np.inf, nominating)
     per = tf.minimum(per_signal, n_products)
-    top = tf.math.top_k(tf.transpose(never, [0, 2, 1]), k=per).indices  # [batch, signals, per]
+    # Only the set of nominees counts (they are scattered into a mask): unsorted is cheaper.
+    top = tf.math.top_k(tf.transpose(never, [0, 2, 1]), k=per, sorted=False).indices
     rows = tf.broadcast_to(tf.range(batch)[:, None, None], tf.shape(top))
     nominated = tf.scatter_nd(
         tf.reshape(tf.stack([rows, top], -1), [-1, 2]),
@@ -269,12 +323,12 @@ def candidate_pairs(
     if include_bought:
         # As many places as the batch's most prolific buyer needs, most recent purchase first.
         count = tf.reduce_max(tf.reduce_sum(tf.cast(bought, tf.int32), axis=1))
-        recency = -history[..., ITEM_FEATURES.index("log_days_since_last")]
+        recency = -histories.column("log_days_since_last", n_products)
         old = tf.math.top_k(tf.where(bought, recency, -np.inf), k=count).indices
         products = tf.concat([old, fresh], axis=1)
         valid = tf.concat([tf.gather(bought, old, batch_dims=1), fresh_valid], axis=1)
     features = _gather_pairs(
-        products, history, customer_features, product_table, co_purchase, retrieval_scores
+        products, histories, customer_features, product_table, signals, retrieval_scores
     )
     return CandidatePairs(
         products=products,
@@ -285,14 +339,14 @@ def candidate_pairs(
 
 
 def table_candidates(
-    table_items, table_item_features, customer_features, product_table, scores, similarity,
+    table_items, table_item_features, customer_features, product_table, scores, co_purchase,
     *, per_signal: int,
 ) -> CandidatePairs:  # fmt: skip
     """`candidate_pairs` of customers given by rows of a history table."""
-    history = scatter_history(table_items, table_item_features, tf.shape(product_table)[0])
     return candidate_pairs(
-        history, customer_features, product_table, scores, similarity, per_signal=per_signal
-    )
+        Histories(table_items, table_item_features), customer_features, product_table, scores,
+        co_purchase, per_signal=per_signal,
+    )  # fmt: skip
 
 
 class ReorderScorer(keras.Model):
@@ -447,7 +501,7 @@ def _window_pairs(
 ) -> _WindowPairs:
     """`candidate_pairs` of every customer of a window, computed `chunk` customers at a time."""
     out = _WindowPairs([], [], [])
-    products, similarity = tf.constant(window.products), sparse_tensor(window.similarity)
+    products, co_purchase = tf.constant(window.products), CoPurchase.of(window.similarity)
     for start in range(0, len(window.customers), chunk):
         rows = np.arange(start, min(start + chunk, len(window.customers)))
         customers = window.customers[rows]
@@ -457,7 +511,7 @@ def _window_pairs(
             tf.constant(window.table.customer_features[customers]),
             products,
             tf.constant(scores[rows].astype(np.float32)),
-            similarity,
+            co_purchase,
             per_signal=per_signal,
         )
         valid, chosen = pairs.valid.numpy(), pairs.products.numpy()

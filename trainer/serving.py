@@ -22,10 +22,10 @@ from specs.model import ScannRetrieval
 from trainer.history import CUSTOMER_FEATURES, DECAY_DAYS, ITEM_FEATURES, HistoryTable
 from trainer.reorder import (
     CANDIDATE_SIGNALS,
+    CoPurchase,
+    Histories,
     TwoTowerScores,
     candidate_pairs,
-    scatter_history,
-    sparse_tensor,
 )
 from trainer.scann_index import SAVE_OPTIONS, build_scann_index, scann_parameters
 
@@ -178,10 +178,9 @@ class RetrievalServingModule(tf.Module):
             trainable=False,
         )
         self.product_table = tf.Variable(history.product_table.astype(np.float32), trainable=False)
-        similarity = sparse_tensor(history.similarity)
-        self.similarity_indices = tf.Variable(similarity.indices, trainable=False)
-        self.similarity_values = tf.Variable(similarity.values, trainable=False)
-        self.similarity_shape = tf.Variable(similarity.dense_shape, trainable=False)
+        neighbors, weights = CoPurchase.lists(history.similarity)
+        self.co_purchase_neighbors = tf.Variable(neighbors, trainable=False)
+        self.co_purchase_weights = tf.Variable(weights, trainable=False)
         self.n_customers = n_customers
         self.scorer = history.scorer
         self.product_index = tf.lookup.StaticHashTable(
@@ -316,7 +315,7 @@ class RetrievalServingModule(tf.Module):
             return self._index_top(query)
         return self._top(self._base_scores(query), query)
 
-    def _score(self, transformed, items, weights, history, customer, exclude_bought: bool):
+    def _score(self, transformed, items, weights, histories, customer, exclude_bought: bool):
         inputs = {
             name: transformed[name]
             for name in self._query_feature_names
@@ -325,9 +324,10 @@ class RetrievalServingModule(tf.Module):
         inputs[self._history_names[0]] = items
         inputs[self._history_names[1]] = weights
         query = self.query_tower(inputs, training=False)
+        n_products = tf.shape(self.product_table)[0]
         if self.scann is not None and self.scorer is None:
-            bought = history[..., ITEM_FEATURES.index("bought")] > 0
-            return self._index_top(query, bought if exclude_bought else None)
+            bought = histories.column("bought", n_products) > 0 if exclude_bought else None
+            return self._index_top(query, bought)
         if self.scann is not None:
             index_scores, top = self._search(query)
             scores = TwoTowerScores.from_index(
@@ -338,19 +338,22 @@ class RetrievalServingModule(tf.Module):
             scores = self._base_scores(query)
         if self.scorer is None:
             if exclude_bought:
-                bought = history[..., ITEM_FEATURES.index("bought")] > 0
+                bought = histories.column("bought", n_products) > 0
                 scores = tf.where(bought, tf.constant(-np.inf, scores.dtype), scores)
             return self._top(scores, query)
-        similarity = tf.SparseTensor(
-            self.similarity_indices, self.similarity_values, self.similarity_shape
-        )
+        co_purchase = CoPurchase(self.co_purchase_neighbors, self.co_purchase_weights)
         # Discovery ranks only never-bought candidates; there are always k places for them.
         pairs = candidate_pairs(
-            history, customer, self.product_table, scores, similarity,
+            histories, customer, self.product_table, scores, co_purchase,
             per_signal=self.candidates_per_signal, include_bought=not exclude_bought,
             min_new=self.k,
         )  # fmt: skip
-        scored = self.scorer(pairs.features, training=False)
+        # Only real candidates are scored: a batch's rows are padded to its longest history.
+        real = tf.where(pairs.valid)
+        scored = tf.scatter_nd(
+            real, self.scorer(tf.gather_nd(pairs.features, real), training=False),
+            tf.shape(pairs.valid, out_type=tf.int64),
+        )  # fmt: skip
         scored = tf.where(pairs.valid, scored, tf.constant(-np.inf, scored.dtype))
         return self._top(scored, query, pairs.products)
 
@@ -360,15 +363,13 @@ class RetrievalServingModule(tf.Module):
         # Vocabulary indices at or past the table are OOV buckets: the empty row.
         row = tf.where(customer < self.n_customers, customer, self.n_customers)
         items = tf.gather(self.history_items, row)
-        history = scatter_history(
-            items, tf.gather(self.history_item_features, row), tf.shape(self.product_table)[0]
-        )
+        histories = Histories(items, tf.gather(self.history_item_features, row))
         # The query tower pools the most recent `max_items`; the scorer sees the whole table.
         return self._score(
             transformed,
             items[:, : self.pooled_items],
             tf.gather(self.history_weights, row)[:, : self.pooled_items],
-            history,
+            histories,
             tf.gather(self.customer_features, row),
             exclude_bought,
         )
@@ -381,7 +382,10 @@ class RetrievalServingModule(tf.Module):
         history, customer, weights = explicit_history(
             items, tf.shape(self.product_table)[0], self.explicit_age_days
         )
-        return self._score(transformed, items, weights, history, customer, exclude_bought=False)
+        return self._score(
+            transformed, items, weights, Histories.from_dense(history), customer,
+            exclude_bought=False,
+        )  # fmt: skip
 
 
 def explicit_history(items: tf.Tensor, n_products, age_days: float):

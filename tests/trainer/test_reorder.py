@@ -7,19 +7,68 @@ import tensorflow as tf
 from trainer.history import ITEM_FEATURES, PRODUCT_FEATURES
 from trainer.reorder import (
     N_FEATURES,
+    CoPurchase,
+    Histories,
     candidate_pairs,
-    co_purchase_scores,
     pair_features,
-    sparse_tensor,
 )
 
 SIMILARITY = sp.csr_matrix(np.array([[0, 0.5, 0], [0.5, 0, 1.0], [0, 0.25, 0]], np.float32))
 
 
-def test_co_purchase_scores_multiply_any_leading_shape_by_the_similarity():
-    weights = np.array([[[1, 0, 0], [0, 1, 1]], [[0, 0, 2], [1, 1, 1]]], np.float32)
-    got = co_purchase_scores(tf.constant(weights), sparse_tensor(SIMILARITY)).numpy()
-    np.testing.assert_allclose(got, weights @ SIMILARITY.toarray(), rtol=1e-6)
+def _random_histories(rng, batch, n, length):
+    """Table-like rows: distinct products, -1 padding after a random length, random features."""
+    items = np.full((batch, length), -1, np.int64)
+    features = np.zeros((batch, length, len(ITEM_FEATURES)), np.float32)
+    for row in range(batch):
+        held = rng.integers(0, length + 1)
+        items[row, :held] = rng.choice(n, held, replace=False)
+        features[row, :held] = rng.random((held, len(ITEM_FEATURES)))
+        features[row, :held, ITEM_FEATURES.index("bought")] = 1.0
+    dense = np.zeros((batch, n, len(ITEM_FEATURES)), np.float32)
+    for row, place in zip(*np.nonzero(items >= 0), strict=True):
+        dense[row, items[row, place]] = features[row, place]
+    return items, features, dense
+
+
+def test_co_purchase_is_the_history_times_the_similarity():
+    rng = np.random.default_rng(3)
+    n = 40
+    similarity = sp.random(n, n, density=0.2, random_state=4, dtype=np.float32).tocsr()
+    items, features, dense = _random_histories(rng, 6, n, 9)
+    got = Histories(tf.constant(items), tf.constant(features)).co_purchase(
+        CoPurchase.of(similarity), n
+    )
+    recent = np.expm1(dense[..., ITEM_FEATURES.index("log_decayed_30d")])
+    expected = np.stack([dense[..., ITEM_FEATURES.index("bought")], recent], -1)
+    expected = np.log1p(np.einsum("bis,ij->bjs", expected, similarity.toarray()))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_history_lists_answer_as_the_dense_history():
+    rng = np.random.default_rng(5)
+    items, features, dense = _random_histories(rng, 5, 30, 7)
+    histories = Histories(tf.constant(items), tf.constant(features))
+    since = ITEM_FEATURES.index("log_days_since_last")
+    np.testing.assert_array_equal(histories.column("log_days_since_last", 30), dense[..., since])
+    products = rng.integers(0, 30, (5, 12))
+    np.testing.assert_array_equal(
+        histories.of(tf.constant(products), 30).numpy(),
+        np.take_along_axis(dense, products[..., None], axis=1),
+    )
+    # From the dense form back to lists: the same answers.
+    again = Histories.from_dense(tf.constant(dense))
+    np.testing.assert_array_equal(again.of(tf.constant(products), 30).numpy(),
+                                  np.take_along_axis(dense, products[..., None], axis=1))  # fmt: skip
+
+
+def test_neighbour_lists_hold_each_row_of_the_similarity():
+    neighbors, weights = CoPurchase.lists(SIMILARITY)
+    rebuilt = np.zeros((3, 3), np.float32)
+    np.add.at(rebuilt, (np.repeat(np.arange(3), neighbors.shape[1]), neighbors.ravel()),
+              weights.ravel())  # fmt: skip
+    np.testing.assert_array_equal(rebuilt, SIMILARITY.toarray())
+    assert neighbors.shape == (3, 2)  # the fullest row has two neighbours
 
 
 def test_pair_features_put_co_purchase_next_to_the_history():
@@ -27,11 +76,11 @@ def test_pair_features_put_co_purchase_next_to_the_history():
     history[0, 0, ITEM_FEATURES.index("bought")] = 1.0  # bought product 0 ...
     history[0, 0, ITEM_FEATURES.index("log_decayed_30d")] = np.log1p(2.0)  # ... twice lately
     features = pair_features(
-        tf.constant(history),
+        Histories.from_dense(tf.constant(history)),
         tf.zeros([1, 3]),
         tf.zeros([3, len(PRODUCT_FEATURES)]),
         tf.constant([[1.0, 2.0, 3.0]]),
-        sparse_tensor(SIMILARITY),
+        CoPurchase.of(SIMILARITY),
     ).numpy()
     assert features.shape == (1, 3, N_FEATURES)
     co_all, co_recent, retrieval = features[0, :, -3], features[0, :, -2], features[0, :, -1]
@@ -67,13 +116,18 @@ def _two_customers():
     retrieval[:, 6] = 10.0  # the two towers like product 6 most
     similarity = np.zeros([n, n], np.float32)
     similarity[0, 5] = similarity[2, 4] = 1.0  # bought with 0: 5; bought with 2: 4
-    return history, products, retrieval, sparse_tensor(sp.csr_matrix(similarity))
+    return (
+        Histories.from_dense(tf.constant(history)),
+        products,
+        retrieval,
+        CoPurchase.of(sp.csr_matrix(similarity)),
+    )
 
 
 def test_candidates_are_the_bought_products_then_each_signals_nominees():
     history, products, retrieval, similarity = _two_customers()
     pairs = candidate_pairs(
-        tf.constant(history), tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
+        history, tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
         similarity, per_signal=1,
     )  # fmt: skip
     got, valid = pairs.products.numpy(), pairs.valid.numpy()
@@ -92,7 +146,7 @@ def test_candidates_are_the_bought_products_then_each_signals_nominees():
     assert pairs.features.shape == (2, 6, N_FEATURES)
     # The features are those of pair_features over the whole catalogue, gathered.
     every = pair_features(
-        tf.constant(history), tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
+        history, tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
         similarity,
     ).numpy()  # fmt: skip
     np.testing.assert_allclose(
@@ -103,7 +157,7 @@ def test_candidates_are_the_bought_products_then_each_signals_nominees():
 def test_discovery_candidates_leave_out_the_bought_products_and_keep_k_places():
     history, products, retrieval, similarity = _two_customers()
     pairs = candidate_pairs(
-        tf.constant(history), tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
+        history, tf.zeros([2, 3]), tf.constant(products), tf.constant(retrieval),
         similarity, per_signal=1, include_bought=False, min_new=5,
     )  # fmt: skip
     got = pairs.products.numpy()
