@@ -95,9 +95,9 @@ class ScannRetrieval(Spec):
     """Partitions of the catalogue; None: about sqrt(catalogue size)."""
     num_leaves_to_search: int | None = Field(default=None, ge=1, le=1_000_000)
     """Partitions each query scores; None: 85% of `num_leaves` under 10,000 products, 70%
-    under 200,000, then 50%."""
+    under 200,000, 50% under 500,000, then 40%."""
     num_reordering_candidates: int | None = Field(default=None, ge=1, le=100_000)
-    """Candidates re-scored exactly; None: 20 x top_k, at least 4,000."""
+    """Candidates re-scored exactly; None: 20 x top_k, at least 3,000."""
     dimensions_per_block: int = Field(default=2, ge=1, le=16)
     training_iterations: int = Field(default=12, ge=1, le=100)
     """k-means iterations that place the partitions."""

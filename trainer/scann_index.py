@@ -40,22 +40,25 @@ def scann_parameters(spec: ScannRetrieval, catalogue_size: int, top_k: int) -> S
     """The index settings for a catalogue of `catalogue_size` products answering `top_k`.
 
     Unset counts follow the rule measured on random 32-dimensional embeddings (the hardest
-    case: no clusters), which reached recall@100 >= 0.95 against brute force at 3,624, 20,000
-    and 1,000,000 products: about sqrt(n) leaves; a share of them searched that falls with
-    the catalogue (85% under 10,000 products, 70% under 200,000, then 50%); and 20 x top_k (at
-    least 4,000) candidates re-scored exactly. Counts are capped by what the catalogue has;
-    `top_k` is the most neighbours the model asks the index for.
+    case: no clusters), which reached recall@100 >= 0.95 against brute force at 3,624, 20,000,
+    250,000 and 1,000,000 products: about sqrt(n) leaves; a share of them searched that falls
+    with the catalogue (85% under 10,000 products, 70% under 200,000, 50% under 500,000, then
+    40%); and 20 x top_k (at least 3,000) candidates re-scored exactly. Counts are capped by
+    what the catalogue has; `top_k` is the most neighbours the model asks the index for.
     """
+    # Recall@100 measured (leaves, searched, re-scored): 3,624 products (60, 30, 2000) 0.84,
+    # (60, 50, 2000) 0.98; 20,000 (141, 70, 2000) 0.94, (141, 99, 2000) 0.985; 250,000
+    # (500, 200, 3000) 0.957, (500, 250, 3000) 0.979; 1,000,000 (1000, 300, 3000) 0.944,
+    # (1000, 350, 3000) 0.958, (1000, 400, 3000) 0.970 at 0.48 ms a query, (1000, 500, 4000)
+    # 0.985 at 0.70 ms: the search's cost grows with the share searched and the re-scored.
     if catalogue_size < 1:
         raise ValueError("a ScaNN index needs at least one product")
-    # Recall@100 measured (leaves, searched, re-scored): 3,624 products (60, 30, 2000) 0.84,
-    # (60, 50, 2000) 0.98; 20,000 (141, 70, 2000) 0.94, (141, 99, 2000) 0.985; 1,000,000
-    # (1000, 300, 4000) 0.945, (1000, 500, 2000) 0.962, (1000, 500, 4000) 0.985.
     leaves = spec.num_leaves or max(1, round(math.sqrt(catalogue_size)))
     leaves = min(leaves, catalogue_size)
-    share = 0.85 if catalogue_size < 10_000 else 0.7 if catalogue_size < 200_000 else 0.5
+    shares = ((10_000, 0.85), (200_000, 0.7), (500_000, 0.5))
+    share = next((share for below, share in shares if catalogue_size < below), 0.4)
     search = spec.num_leaves_to_search or max(1, round(share * leaves))
-    reorder = spec.num_reordering_candidates or max(4000, 20 * top_k)
+    reorder = spec.num_reordering_candidates or max(3000, 20 * top_k)
     return ScannParameters(
         num_leaves=leaves,
         num_leaves_to_search=min(search, leaves),

@@ -122,7 +122,7 @@ def test_with_a_history_the_index_gives_the_scorer_the_same_candidates(tmp_path,
 def test_unset_counts_are_sized_from_the_catalogue():
     sized = scann_parameters(ScannRetrieval(), 1_000_000, top_k=100)
     assert (sized.num_leaves, sized.num_leaves_to_search, sized.num_reordering_candidates) == (
-        1000, 500, 4000,
+        1000, 400, 3000,
     )  # fmt: skip
     small = scann_parameters(ScannRetrieval(num_reordering_candidates=10), 300, top_k=50)
     # 17 leaves, 14 searched; never fewer re-scored candidates than the answer has products.
