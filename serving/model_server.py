@@ -2,6 +2,7 @@
 
     python -m serving.model_server --model-dir DIR [--model-name recommender] [--port 8501]
         [--max-batch-size 128] [--batch-timeout-micros 0] [--max-enqueued 2048]
+        [--num-batch-threads <cores>]
         [--max-body-bytes 4194304] [--max-instances 1000]
         [--intra-op-threads 0] [--inter-op-threads 0]
 
@@ -91,7 +92,12 @@ async def _serve(args: argparse.Namespace) -> None:
     app = make_app(
         LoadedModel(args.model_dir),
         model_name=args.model_name,
-        batching=BatchingConfig(args.max_batch_size, args.batch_timeout_micros, args.max_enqueued),
+        batching=BatchingConfig(
+            args.max_batch_size,
+            args.batch_timeout_micros,
+            args.max_enqueued,
+            args.num_batch_threads,
+        ),  # fmt: skip
         limits=Limits(args.max_body_bytes, args.max_instances),
     )
     access = AccessLog()
@@ -117,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-batch-size", type=int, default=batching.max_batch_size)
     parser.add_argument("--batch-timeout-micros", type=int, default=batching.batch_timeout_micros)
     parser.add_argument("--max-enqueued", type=int, default=batching.max_enqueued)
+    parser.add_argument("--num-batch-threads", type=int, default=batching.num_batch_threads)
     parser.add_argument("--max-body-bytes", type=int, default=limits.max_body_bytes)
     parser.add_argument("--max-instances", type=int, default=limits.max_instances)
     parser.add_argument("--shutdown-seconds", type=float, default=20.0)

@@ -149,6 +149,7 @@ def server_command(runtime: str, settings: Settings, models_root: Path) -> list[
             "--port", str(settings.port),
             "--max-batch-size", str(settings.max_batch_size),
             "--batch-timeout-micros", str(settings.batch_timeout_micros),
+            "--num-batch-threads", str(settings.num_batch_threads),
             # Its queue counts requests, TF Serving's batches: the same bound in rows.
             "--max-enqueued", str(settings.max_batch_size * settings.max_enqueued_batches),
         ]  # fmt: skip

@@ -114,7 +114,40 @@ def test_rank_two_inputs_are_padded_to_the_widest_request():
 
 
 @pytest.mark.parametrize("bad", [{"max_batch_size": 0}, {"batch_timeout_micros": -1},
-                                 {"max_enqueued": 0}])  # fmt: skip
+                                 {"max_enqueued": 0}, {"num_batch_threads": 0}])  # fmt: skip
 def test_batching_settings_are_checked(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         BatchingConfig(**bad)
+
+
+def test_batch_threads_run_batches_side_by_side():
+    """Two signatures' batches meet inside the model: only two batch threads let them."""
+    met = threading.Barrier(2, timeout=10)
+    calls = []
+
+    def model(key, columns):
+        met.wait()  # raises BrokenBarrierError if the other batch cannot run meanwhile
+        calls.append(key)
+        return {"y": columns["x"] * 2}
+
+    batcher = MicroBatcher(model, BatchingConfig(num_batch_threads=2))
+    answers = asyncio.run(_run(batcher, [(("a",), [1]), (("b",), [2])]))
+    assert [a["y"].tolist() for a in answers] == [[2], [4]]
+    assert sorted(calls) == [("a",), ("b",)]
+
+
+def test_stop_waits_for_every_batch_in_flight():
+    gate = threading.Event()
+    model = Model(gate)
+    batcher = MicroBatcher(model, BatchingConfig(num_batch_threads=2))
+
+    async def scenario():
+        batcher.start()
+        pending = [asyncio.ensure_future(batcher.submit((k,), {"x": np.array([1])}, 1))
+                   for k in "ab"]  # fmt: skip
+        await asyncio.sleep(0.05)
+        threading.Timer(0.2, gate.set).start()  # both batches are running, held at the gate
+        await batcher.stop()
+        return [p.done() for p in pending]
+
+    assert asyncio.run(scenario()) == [True, True]
