@@ -45,6 +45,8 @@ class Resource:
     """URN of the parent resource (``None`` for children of the stack)."""
     dependencies: tuple[str, ...]
     """URNs of the resources this one's inputs or ``depends_on`` reference."""
+    ignore_changes: tuple[str, ...] = ()
+    """Properties ``pulumi up`` leaves as they are once created (``ignore_changes``)."""
 
     def input(self, path: str, default: Any = None) -> Any:
         """Read a dotted input path such as ``template.scaling.maxInstanceCount``."""
@@ -166,6 +168,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             outputs=outputs,
             parent=parent,
             dependencies=tuple(sorted(set(request.dependencies))),
+            ignore_changes=tuple(request.ignoreChanges),
         )
         with self._lock:
             self.recorded.append(record)

@@ -29,8 +29,11 @@ def private_service(
     volume_mounts: list[run.ServiceTemplateContainerVolumeMountArgs] | None = None,
     parent: pulumi.Resource,
     depends_on: list[pulumi.Resource] | None = None,
+    ignore_changes: list[str] | None = None,
 ) -> run.Service:
-    """A Cloud Run service that only ``invokers`` may call (``roles/run.invoker`` per service)."""
+    """A Cloud Run service that only ``invokers`` may call (``roles/run.invoker`` per service).
+    ``ignore_changes``: properties another owner changes after creation (`pulumi up` keeps
+    theirs)."""
     service = run.Service(
         name,
         project=project_id,
@@ -58,7 +61,9 @@ def private_service(
             ],
             volumes=volumes,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+        opts=pulumi.ResourceOptions(
+            parent=parent, depends_on=depends_on or [], ignore_changes=ignore_changes
+        ),
     )
     for index, member in enumerate(invokers):
         run.ServiceIamMember(

@@ -21,6 +21,9 @@ from infra.config import PRESETS, Endpoint
 from serving.routing import RUNTIME_IMAGES  # brute force: TF Serving; ScaNN: the Python server
 
 DEPLOYER = "pipelines"
+SERVING_OWNED_BY_DEPLOYER = ["template", "traffics"]
+"""What `registry` deployments change on an endpoint's service (`registry/cloudrun.py`): the
+endpoint's `runtime` picks only the image it starts with, before any model is deployed."""
 
 
 def model_folder_condition(bucket: str, endpoint: str) -> gcp.storage.BucketIAMMemberConditionArgs:
@@ -72,6 +75,10 @@ class ServingEndpoints(TenantComponent):
                 envs=envs,
                 parent=self,
                 depends_on=self.depends_on,
+                # The registry's deployer owns the revisions from the first rollout on: the
+                # image the routing rule picks for the model, MODEL_URI, sizing and traffic.
+                # `pulumi up` must not roll a served model back to the endpoint's first image.
+                ignore_changes=SERVING_OWNED_BY_DEPLOYER,
             )
             self.services[endpoint.name] = service
             run.ServiceIamMember(

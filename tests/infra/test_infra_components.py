@@ -251,6 +251,17 @@ def test_serving_endpoints_follow_their_preset(graphs, stack_configs):
     assert image.endswith("/shared-images/model-server-scann:0.1.0")
 
 
+def test_pulumi_up_leaves_a_deployed_models_revisions_alone(graphs):
+    """The deployer replaces an endpoint's revision (the image the model's runtime needs,
+    MODEL_URI) and its traffic: `pulumi up` must keep them, or it would roll a served ScaNN
+    model back onto the endpoint's first image. Other services stay fully managed."""
+    graph, _ = graphs["busy"]
+    services = graph.of_type("gcp:cloudrunv2/service:Service")
+    serving = [s for s in services if s.name.startswith("serving-")]
+    assert serving and all(s.ignore_changes == ("template", "traffics") for s in serving)
+    assert all(not s.ignore_changes for s in services if s not in serving)
+
+
 def test_platform_stack_grants_each_tenant_a_reader(graphs, stack_configs):
     graph, _ = graphs["platform"]
     repos = {
