@@ -146,3 +146,26 @@ def test_the_spec_names_the_field_at_fault(tmp_path):
     with pytest.raises(SpecError, match=r"retrieval\.scann\.num_leaves: "):
         load_spec(ModelConfig, path)
     assert ModelConfig(name="m").retrieval.type == "brute_force"
+
+
+def test_registering_a_scann_model_names_the_python_server_as_its_runtime(tmp_path):
+    """The registry reads the routing rule's fact from the registered copy of a real model:
+    the deployer then picks the image by it (ScaNN: the Python server; else TF Serving)."""
+    from registry.mlflow_registry import MlflowModelRegistry
+    from registry.registration import RunOutputs, register_run
+
+    registry = MlflowModelRegistry(f"sqlite:///{tmp_path}/mlflow.db")
+    export_serving_model(module(), str(tmp_path / "brute"))
+    export_serving_model(module(scann=EXACT), str(tmp_path / "scann"))
+    runtimes = []
+    for run_id, folder in (("run-brute", "brute"), ("run-scann", "scann")):
+        outputs = RunOutputs(serving_model=str(tmp_path / folder), run_id=run_id,
+                             model_type="retrieval", blessed=True)  # fmt: skip
+        version, _ = register_run(
+            registry, outputs, model_name="acme", models_dir=str(tmp_path / "models")
+        )
+        runtimes.append(version.labels["runtime"])
+    assert runtimes == ["native", "scann"]
+    # The registered copy is the model the Python server loads and answers from.
+    copied = answers(tmp_path / "models" / "acme" / "v2")
+    np.testing.assert_array_equal(copied["product_ids"], answers(tmp_path / "scann")["product_ids"])
