@@ -16,6 +16,8 @@ from typing import TextIO
 import orjson
 from aiohttp.abc import AbstractAccessLogger
 
+from serving.process import cancel_background
+
 
 class AccessLog:
     """The buffer of access-log lines and its periodic flush (`start` on the serving loop)."""
@@ -44,12 +46,7 @@ class AccessLog:
         self._task = asyncio.get_running_loop().create_task(self._flush_periodically())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_background(self._task)
         self.flush()
 
     async def _flush_periodically(self) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serving.model import RequestError
+from serving.process import cancel_background
 
 log = logging.getLogger("serving.batching")
 
@@ -93,12 +94,7 @@ class MicroBatcher:
         """Answer what is queued, then stop."""
         while self._pending or self._in_flight:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_background(self._task)
         self._worker.shutdown(wait=True)
 
     async def submit(self, key: tuple, columns: dict[str, np.ndarray], rows: int):

@@ -30,3 +30,14 @@ async def announce_and_wait_for_stop(host: str, port: int, model_name: str) -> N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+
+
+async def cancel_background(task: asyncio.Task | None) -> None:
+    """Cancel a serving loop's background task (a batcher's, a log's flush) and wait for it."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
