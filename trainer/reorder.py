@@ -94,8 +94,8 @@ class CoPurchase:
 
 class Histories:
     """Customers' purchase histories as lists, as `trainer.history.HistoryTable` rows hold
-    them: `items` `[batch, H]` distinct product indices per row (-1: padding) and their
-    `features` `[batch, H, len(ITEM_FEATURES)]`.
+    them: `items` `[batch, H]` distinct product indices per row, most recent first, padded
+    with -1 at the end, and their `features` `[batch, H, len(ITEM_FEATURES)]`.
 
     Everything the scorer reads of a history is computed from the lists, so nothing of size
     `[batch, n_products, len(ITEM_FEATURES)]` is built: a customer costs what they bought,
@@ -114,16 +114,32 @@ class Histories:
     @classmethod
     def from_dense(cls, history: tf.Tensor) -> Histories:
         """The lists of a dense `[batch, n_products, len(ITEM_FEATURES)]` history (the bought
-        products, in catalogue order)."""
+        products, most recent first; of equal recency, in catalogue order)."""
         at = tf.where(history[..., BOUGHT] > 0)
         rows = tf.shape(history, out_type=tf.int64)[0]
         items = tf.RaggedTensor.from_value_rowids(at[:, 1], at[:, 0], nrows=rows)
         features = tf.RaggedTensor.from_value_rowids(tf.gather_nd(history, at), at[:, 0],
-                                                     nrows=rows)  # fmt: skip
-        return cls(items.to_tensor(-1), features.to_tensor(0.0))
+                                                     nrows=rows).to_tensor(0.0)  # fmt: skip
+        items = items.to_tensor(-1)
+        since = features[..., ITEM_FEATURES.index("log_days_since_last")]
+        order = tf.argsort(tf.where(items >= 0, since, np.inf), axis=1, stable=True)
+        return cls(tf.gather(items, order, batch_dims=1), tf.gather(features, order, batch_dims=1))
 
     def _shape(self, n_products, *inner) -> tf.Tensor:
         return tf.stack([self._batch, tf.cast(n_products, tf.int64), *inner])
+
+    def held(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """`[batch, C]` each row's products, most recent first (C: the longest list of the
+        batch), and `[batch, C]` False on padding (its product index is 0)."""
+        count = tf.reduce_max(tf.reduce_sum(tf.cast(self.items >= 0, tf.int32), axis=1))
+        items = self.items[:, :count]
+        valid = items >= 0
+        return tf.where(valid, items, tf.zeros_like(items)), valid
+
+    def bought(self, n_products) -> tf.Tensor:
+        """`[batch, n_products]` True at each product in the row's list."""
+        ones = tf.ones_like(self._rows, tf.int32)
+        return tf.scatter_nd(self._at, ones, self._shape(n_products)) > 0
 
     def column(self, name: str, n_products) -> tf.Tensor:
         """`[batch, n_products]`: one item feature at each bought product, zeros elsewhere."""
@@ -145,9 +161,13 @@ class Histories:
         )
         neighbors = tf.gather(graph.neighbors, self._products)  # [V, K]
         updates = tf.gather(graph.weights, self._products)[..., None] * weights[:, None, :]
-        rows = tf.broadcast_to(self._rows[:, None], tf.shape(neighbors, out_type=tf.int64))
-        at = tf.stack([rows, neighbors], axis=-1)
-        return tf.math.log1p(tf.scatter_nd(at, updates, self._shape(n_products, 2)))
+        # A segment sum over flat (row * n_products + product) positions: the served model's
+        # hottest op; for 8 Online Retail customers 0.4 ms, where scatter_nd over stacked
+        # (row, product) pairs took 1.7 ms with the stacking.
+        n = tf.cast(n_products, tf.int64)
+        at = tf.reshape(self._rows[:, None] * n + neighbors, [-1])
+        summed = tf.math.unsorted_segment_sum(tf.reshape(updates, [-1, 2]), at, self._batch * n)
+        return tf.math.log1p(tf.reshape(summed, self._shape(n_products, 2)))
 
 
 def pair_features(
@@ -294,39 +314,36 @@ def candidate_pairs(
     n_products = tf.shape(product_table)[0]
     batch = tf.shape(retrieval)[0]
     signals = histories.co_purchase(co_purchase, n_products)
-    bought = histories.column("bought", n_products) > 0
-    popularity = product_table[:, PRODUCT_FEATURES.index("log_buyers_30d")]
-    nominating = tf.concat(
-        [
-            signals,
-            retrieval[..., None],
-            tf.broadcast_to(popularity[None, :, None], tf.stack([batch, n_products, 1])),
-        ],
-        axis=-1,
-    )
-    never = tf.where(bought[..., None], -np.inf, nominating)
+    bought = histories.bought(n_products)
+    old, old_valid = histories.held()
     per = tf.minimum(per_signal, n_products)
-    # Only the set of nominees counts (they are scattered into a mask): unsorted is cheaper.
+    # Each customer-specific signal's top `per` never-bought products. Only the set of
+    # nominees counts (they are scattered into a mask): unsorted is cheaper.
+    customer_signals = tf.concat([signals, retrieval[..., None]], axis=-1)
+    never = tf.where(bought[..., None], -np.inf, customer_signals)
     top = tf.math.top_k(tf.transpose(never, [0, 2, 1]), k=per, sorted=False).indices
     rows = tf.broadcast_to(tf.range(batch)[:, None, None], tf.shape(top))
+    popular, popular_taken = _most_popular_never_bought(
+        product_table[:, PRODUCT_FEATURES.index("log_buyers_30d")], bought, per,
+        tf.shape(old)[1],
+    )  # fmt: skip
+    popular_rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(popular))
+    at = [tf.stack([rows, top], -1), tf.stack([popular_rows, popular], -1)]
     nominated = tf.scatter_nd(
-        tf.reshape(tf.stack([rows, top], -1), [-1, 2]),
-        tf.ones([tf.size(top)], tf.float32),
+        tf.concat([tf.reshape(a, [-1, 2]) for a in at], axis=0),
+        tf.concat([tf.ones([tf.size(top)], tf.float32), tf.reshape(popular_taken, [-1])], 0),
         tf.stack([batch, n_products]),
     )
     # Nominated first, the rest by two-tower score; bought products last, they are not valid.
     order = tf.where(bought, -np.inf, tf.cast(nominated > 0, tf.float32) * 1e6 + retrieval)
     places = tf.minimum(tf.maximum(len(CANDIDATE_SIGNALS) * per_signal, min_new), n_products)
-    fresh = tf.math.top_k(order, k=places).indices
+    fresh = tf.math.top_k(order, k=places, sorted=False).indices
     fresh_valid = tf.logical_not(tf.gather(bought, fresh, batch_dims=1))
     products, valid = fresh, fresh_valid
     if include_bought:
         # As many places as the batch's most prolific buyer needs, most recent purchase first.
-        count = tf.reduce_max(tf.reduce_sum(tf.cast(bought, tf.int32), axis=1))
-        recency = -histories.column("log_days_since_last", n_products)
-        old = tf.math.top_k(tf.where(bought, recency, -np.inf), k=count).indices
-        products = tf.concat([old, fresh], axis=1)
-        valid = tf.concat([tf.gather(bought, old, batch_dims=1), fresh_valid], axis=1)
+        products = tf.concat([tf.cast(old, fresh.dtype), fresh], axis=1)
+        valid = tf.concat([old_valid, fresh_valid], axis=1)
     features = _gather_pairs(
         products, histories, customer_features, product_table, signals, retrieval_scores
     )
@@ -336,6 +353,23 @@ def candidate_pairs(
         bought=tf.gather(tf.cast(bought, tf.float32), products, batch_dims=1),
         features=features,
     )
+
+
+def _most_popular_never_bought(popularity, bought, per, most_bought):
+    """Each customer's `per` most popular never-bought products, as `[batch, P]` product
+    indices and `[batch, P]` 1.0 where taken (0.0: bought, or past the `per`th).
+
+    Popularity is the same for every customer: the catalogue is ranked once per batch, and a
+    customer's nominees are the first `per` of its top `per + most_bought` they never bought,
+    the very products `top_k` over each customer's never-bought popularity would pick (of
+    equal popularity, the lowest index first), without a `top_k` over the catalogue per row.
+    """
+    n_products = tf.shape(popularity)[0]
+    ranked = tf.math.top_k(popularity, k=tf.minimum(per + most_bought, n_products)).indices
+    ranked = tf.broadcast_to(ranked[None], tf.stack([tf.shape(bought)[0], tf.size(ranked)]))
+    fresh = tf.logical_not(tf.gather(bought, ranked, batch_dims=1))
+    taken = tf.logical_and(fresh, tf.cumsum(tf.cast(fresh, tf.int32), axis=1) <= per)
+    return ranked, tf.cast(taken, tf.float32)
 
 
 def table_candidates(

@@ -326,7 +326,7 @@ class RetrievalServingModule(tf.Module):
         query = self.query_tower(inputs, training=False)
         n_products = tf.shape(self.product_table)[0]
         if self.scann is not None and self.scorer is None:
-            bought = histories.column("bought", n_products) > 0 if exclude_bought else None
+            bought = histories.bought(n_products) if exclude_bought else None
             return self._index_top(query, bought)
         if self.scann is not None:
             index_scores, top = self._search(query)
@@ -338,7 +338,7 @@ class RetrievalServingModule(tf.Module):
             scores = self._base_scores(query)
         if self.scorer is None:
             if exclude_bought:
-                bought = histories.column("bought", n_products) > 0
+                bought = histories.bought(n_products)
                 scores = tf.where(bought, tf.constant(-np.inf, scores.dtype), scores)
             return self._top(scores, query)
         co_purchase = CoPurchase(self.co_purchase_neighbors, self.co_purchase_weights)

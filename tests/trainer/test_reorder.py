@@ -175,3 +175,53 @@ def test_listwise_loss_ignores_padding():
     padded = listwise_loss(scores, labels, bought, new_weight=0.5, valid=valid)
     plain = listwise_loss(tf.zeros([1, 3]), labels[:, :3], bought[:, :3], new_weight=0.5)
     np.testing.assert_allclose(float(padded), float(plain), rtol=1e-6)
+
+
+def _reference_candidates(bought, signals, popularity, per, places):
+    """Per customer, the valid candidates as the definition reads: the bought products, and
+    of the never-bought, each signal's top `per` (equal values: lowest index first) filled
+    up by two-tower score to `places`."""
+    out = []
+    for row in range(len(bought)):
+        never = np.flatnonzero(~bought[row])
+        nominated = set()
+        for values in (*signals[row], popularity):
+            ranked = never[np.lexsort((never, -values[never]))]
+            nominated |= set(ranked[:per].tolist())
+        retrieval = signals[row][-1]
+        rest = never[np.lexsort((never, -retrieval[never]))]
+        fresh = list(nominated) + [p for p in rest.tolist() if p not in nominated]
+        out.append(set(np.flatnonzero(bought[row]).tolist()) | set(fresh[:places]))
+    return out
+
+
+def test_candidates_match_their_definition_on_random_catalogues():
+    rng = np.random.default_rng(11)
+    for n, per in ((60, 4), (25, 10), (12, 5)):
+        items, features, dense = _random_histories(rng, 7, n, 9)
+        histories = Histories(tf.constant(items), tf.constant(features))
+        similarity = sp.random(n, n, density=0.1, random_state=int(rng.integers(99)),
+                               dtype=np.float32).tocsr()  # fmt: skip
+        products = rng.random((n, len(PRODUCT_FEATURES))).astype(np.float32)
+        popularity = products[:, PRODUCT_FEATURES.index("log_buyers_30d")]
+        popularity[rng.random(n) < 0.5] = 0.0  # ties, broken by index
+        retrieval = rng.standard_normal((7, n)).astype(np.float32)
+        pairs = candidate_pairs(
+            histories, tf.zeros([7, 3]), tf.constant(products), tf.constant(retrieval),
+            CoPurchase.of(similarity), per_signal=per,
+        )  # fmt: skip
+        co = histories.co_purchase(CoPurchase.of(similarity), n).numpy()
+        standardized = (retrieval - retrieval.mean(1, keepdims=True)) / np.sqrt(
+            retrieval.var(1, keepdims=True) + 1e-6
+        )
+        signals = [(co[r, :, 0], co[r, :, 1], standardized[r]) for r in range(7)]
+        bought = dense[..., ITEM_FEATURES.index("bought")] > 0
+        expected = _reference_candidates(bought, signals, popularity, per, min(4 * per, n))
+        got, valid = pairs.products.numpy(), pairs.valid.numpy()
+        for row in range(7):
+            chosen = got[row, valid[row]]
+            assert len(chosen) == len(set(chosen.tolist())), "a candidate twice"
+            assert set(chosen.tolist()) == expected[row], (n, per, row)
+            # The bought products come first, most recent first: the table's order.
+            held = items[row][items[row] >= 0]
+            assert chosen[: len(held)].tolist() == held.tolist()
