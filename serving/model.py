@@ -4,6 +4,12 @@
 numpy array per input of the chosen signature, checked against its spec: every problem a
 client can cause is a `RequestError` naming it, before the model is called. `LoadedModel.run`
 calls a signature on arrays that may hold many requests' rows (serving.batching).
+
+The model runs as TF Serving runs it: the SavedModel's serving MetaGraph loaded into a
+Session, each SignatureDef called through a Session callable. That path costs less per call
+than calling the restored functions eagerly (on 2 cores with the Online Retail model, 15-28%
+more rows per second at the 1-4 rows a batch holds at moderate load), and the Session carries
+its own thread settings.
 """
 
 from __future__ import annotations
@@ -44,15 +50,34 @@ class _Input:
 
 
 class Signature:
-    """One signature of the SavedModel: its inputs' dtypes and ranks, and the function."""
+    """One SignatureDef of the SavedModel: its inputs' dtypes and ranks, its outputs, and a
+    Session callable that runs it."""
 
-    def __init__(self, name: str, function):
+    def __init__(self, name: str, definition, session):
+        import tensorflow as tf
+
+        def spec(info) -> tf.TensorSpec:
+            return tf.TensorSpec(tf.TensorShape(info.tensor_shape), tf.as_dtype(info.dtype))
+
+        for kind, infos in (("input", definition.inputs), ("output", definition.outputs)):
+            composite = sorted(key for key, info in infos.items() if not info.name)
+            if composite:
+                raise ValueError(f"signature {name!r}: {kind}s {composite} are not dense "
+                                 "tensors; the server takes and answers dense tensors only")  # fmt: skip
         self.name = name
-        self.function = function
-        _, specs = function.structured_input_signature
-        self.specs = specs
-        self.inputs = {k: _Input(s.dtype, s.shape.rank or 1) for k, s in specs.items()}
-        self.output_specs = function.structured_outputs
+        self.specs = {key: spec(info) for key, info in definition.inputs.items()}
+        self.output_specs = {key: spec(info) for key, info in definition.outputs.items()}
+        self.inputs = {k: _Input(s.dtype, s.shape.rank or 1) for k, s in self.specs.items()}
+        self._input_names = sorted(definition.inputs)
+        self._output_names = sorted(definition.outputs)
+        self._call = session.make_callable(
+            [definition.outputs[key].name for key in self._output_names],
+            feed_list=[definition.inputs[key].name for key in self._input_names],
+        )
+
+    def __call__(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outputs = self._call(*(columns[name] for name in self._input_names))
+        return dict(zip(self._output_names, outputs, strict=True))
 
 
 @dataclass(frozen=True)
@@ -68,17 +93,40 @@ class ParsedRequest:
 class LoadedModel:
     """A SavedModel's signatures; a request picks one with "signature_name" (default
     `serving_default`), as in TF Serving's REST API. The platform's history-aware models export
-    `serving_default`, `discover` and `with_history`."""
+    `serving_default`, `discover` and `with_history`.
 
-    def __init__(self, model_dir: Path, default_signature: str = "serving_default"):
+    `intra_op_threads` and `inter_op_threads` size the Session's thread pools (0: one thread
+    per core). The model server runs each batch on one thread (intra 1) and as many batches at
+    once as it has batch threads (inter): small ops handed to other threads cost more than
+    they save.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        default_signature: str = "serving_default",
+        *,
+        intra_op_threads: int = 0,
+        inter_op_threads: int = 0,
+    ):
         import tensorflow as tf
 
-        self.tf = tf
         self.path, self.version = resolve_model_dir(model_dir)
         register_scann_ops()
-        self._saved = tf.saved_model.load(str(self.path))
+        config = tf.compat.v1.ConfigProto(
+            intra_op_parallelism_threads=intra_op_threads,
+            inter_op_parallelism_threads=inter_op_threads,
+        )
+        graph = tf.Graph()
+        self._session = tf.compat.v1.Session(graph=graph, config=config)
+        with graph.as_default():
+            meta_graph = tf.compat.v1.saved_model.loader.load(
+                self._session, [tf.saved_model.SERVING], str(self.path)
+            )
         self.signatures = {
-            name: Signature(name, function) for name, function in self._saved.signatures.items()
+            name: Signature(name, definition, self._session)
+            for name, definition in meta_graph.signature_def.items()
+            if not name.startswith("__")  # the loader's own entries (__saved_model_init_op)
         }
         if default_signature not in self.signatures:
             raise ValueError(f"{self.path} has no signature {default_signature!r}")
@@ -146,11 +194,17 @@ class LoadedModel:
 
     def run(self, signature: Signature, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Call the signature on arrays of any number of rows; numpy arrays out."""
-        tensors = {
-            name: self.tf.constant(array, dtype=signature.inputs[name].dtype)
+        fed = {
+            name: array
+            if signature.inputs[name].dtype.name == "string"
+            else np.asarray(array, signature.inputs[name].dtype.as_numpy_dtype)
             for name, array in columns.items()
         }
-        return {name: tensor.numpy() for name, tensor in signature.function(**tensors).items()}
+        return signature(fed)
+
+    def close(self) -> None:
+        """Release the Session (its variables and tables)."""
+        self._session.close()
 
 
 def _columns_of_instances(instances: Any, max_instances: int) -> tuple[dict[str, list], int]:
