@@ -18,9 +18,10 @@ hidden by a stalled client). Instances come from FILE (one JSON object per line)
 from the signature's inputs.
 
 Prints ONE JSON line: per model, server and rate, the achieved rate, p50 / p99 / max latency in
-ms and the errors; each server's sustainable rate (the highest offered rate achieved at 95% or
-more with no error); the ratio of the two, and of their highest achieved rates; the ScaNN
-model's settings and recall.
+ms, the errors, and the cores the server process and the load process kept busy (on 2 shared
+cores, how close the machine was to saturation); each server's sustainable rate (the highest
+offered rate achieved at 95% or more with no error); the ratio of the two, and of their highest
+achieved rates; the ScaNN model's settings and recall.
 """
 
 from __future__ import annotations
@@ -92,7 +93,20 @@ DRAIN_SECONDS = 15.0
 Together they bound a run, however far behind a server falls."""
 
 
-async def _load(host, port, bodies, rate, seconds, connections):
+def cpu_seconds(pid: int | None = None) -> float | None:
+    """CPU seconds (user and system) used so far by this process, or by process `pid` (read
+    from /proc: Linux only; None elsewhere or once the process is gone)."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _load(host, port, bodies, rate, seconds, connections, server_pid=None):
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(connections):
         pool.put_nowait(None)  # connected on first use, and again after a failure
@@ -138,6 +152,7 @@ async def _load(host, port, bodies, rate, seconds, connections):
                 all_answered.set()
 
     tasks = []
+    load_cpu, server_cpu = cpu_seconds(), cpu_seconds(server_pid) if server_pid else None
     start = time.perf_counter()
     for i in range(total):
         scheduled = start + i / rate
@@ -155,6 +170,10 @@ async def _load(host, port, bodies, rate, seconds, connections):
         task.cancel()
     errors += len(pending)
     elapsed = time.perf_counter() - start
+    # Cores busy over the run: on a shared machine, how much of it the server left unused.
+    load_cores = (cpu_seconds() - load_cpu) / elapsed
+    server_end = cpu_seconds(server_pid) if server_cpu is not None else None
+    server_cores = (server_end - server_cpu) / elapsed if server_end is not None else None
     while not pool.empty():
         connection = pool.get_nowait()
         if connection is not None:
@@ -172,6 +191,8 @@ async def _load(host, port, bodies, rate, seconds, connections):
         "max_ms": round(1000 * latencies[-1], 2) if latencies else None,
         "errors": errors,
         "unanswered": len(pending),
+        "server_cores": round(server_cores, 2) if server_cores is not None else None,
+        "load_cores": round(load_cores, 2),
     }
 
 
@@ -179,11 +200,12 @@ def _load_process(args, queue):
     queue.put(asyncio.run(_load(*args)))
 
 
-def run_load(host, port, bodies, rate, seconds, connections) -> dict:
+def run_load(host, port, bodies, rate, seconds, connections, server_pid=None) -> dict:
     """The load from its own process, so it does not share the server's nor our GIL."""
     queue = multiprocessing.get_context("spawn").Queue()
     process = multiprocessing.get_context("spawn").Process(
-        target=_load_process, args=((host, port, bodies, rate, seconds, connections), queue)
+        target=_load_process,
+        args=((host, port, bodies, rate, seconds, connections, server_pid), queue),
     )
     process.start()
     result = queue.get(timeout=seconds + DRAIN_SECONDS + 120)
@@ -268,8 +290,8 @@ def measure(model_dir: Path, args, rates: list[float]) -> dict:
             run_load(host, port, bodies, 50, 2, args.connections)  # warm up
             results = []
             for rate in rates:
-                runs = [run_load(host, port, bodies, rate, args.seconds, args.connections)
-                        for _ in range(args.runs)]  # fmt: skip
+                runs = [run_load(host, port, bodies, rate, args.seconds, args.connections,
+                                 process.pid) for _ in range(args.runs)]  # fmt: skip
                 best = sorted(runs, key=lambda r: r["p99_ms"] or 1e9)[len(runs) // 2]
                 results.append(best)
                 print(f"{model_dir.name} {name} {rate:.0f}/s: {best}", file=sys.stderr,
