@@ -316,12 +316,11 @@ def measure(model_dir: Path, args, rates: list[float]) -> dict:
             process.wait(timeout=30)
     servers = out["servers"]
     if len(servers) == 2:
-        new = servers["aiohttp_batched"]["sustainable_rate"]
-        old = servers["reference_http_server"]["sustainable_rate"]
-        out["sustainable_ratio"] = round(new / old, 2) if old else None
-        new = servers["aiohttp_batched"]["sustainable_rate_within_slo"]
-        old = servers["reference_http_server"]["sustainable_rate_within_slo"]
-        out["sustainable_ratio_within_slo"] = round(new / old, 2) if old else None
+        for rate, ratio in (("sustainable_rate", "sustainable_ratio"),
+                            ("sustainable_rate_within_slo", "sustainable_ratio_within_slo")):  # fmt: skip
+            new = servers["aiohttp_batched"][rate]
+            old = servers["reference_http_server"][rate]
+            out[ratio] = round(new / old, 2) if old else None
         top = {name: max(r["achieved"] for r in s["rates"]) for name, s in servers.items()}
         out["peak_throughput_ratio"] = round(
             top["aiohttp_batched"] / top["reference_http_server"], 2
