@@ -78,6 +78,26 @@ def split_pairs(examples_dir: Path, split: str) -> tuple[list[bytes], list[bytes
     return columns["customer_id"].tolist(), columns["product_id"].tolist()
 
 
+def write_test_requests(examples_dir: Path, columns: list[str], path: Path) -> int:
+    """One predict instance per test customer, as the app would send it for them: the serving
+    signature's raw columns from the customer's first row of the eval split (JSON lines, for
+    `bench/serving_latency.py --instances`)."""
+    import tensorflow as tf
+
+    from trainer.data import read_columns
+
+    spec = {name: tf.io.FixedLenFeature([], tf.string) for name in columns}
+    rows = read_columns(str(examples_dir / "Split-eval" / "*.gz"), spec)
+    seen, lines = set(), []
+    for values in zip(*(rows[name].tolist() for name in columns), strict=True):
+        instance = {name: value.decode() for name, value in zip(columns, values, strict=True)}
+        if instance[columns[0]] not in seen:
+            seen.add(instance[columns[0]])
+            lines.append(json.dumps(instance))
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
 def baselines_on_split(examples_dir: Path) -> dict[str, dict[str, float]]:
     """Popularity and EASE (lambda 200 and 500) on the pipeline's own train/eval split."""
     import numpy as np
@@ -200,6 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     assert run is not None
     metrics = steps.read_metrics(run)
     reference = baselines_on_split(run.output("QueryExampleGen", "examples"))
+    # The customer id first: one request per customer.
+    request_columns = [configs.features.query_id] + sorted(
+        f.column for f in configs.features.query_tower.features
+        if f.kind != "history" and f.column != configs.features.query_id
+    )  # fmt: skip
+    requests = work / "test_requests.jsonl"
+    write_test_requests(run.output("QueryExampleGen", "examples"), request_columns, requests)
     split_info = reference.pop("_split")
     total = statistics.median(totals) + load_seconds + codegen_seconds
     stages = {
@@ -227,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         "split": split_info | {k: metrics.get("eval", {}).get(k) for k in ("customers", "customers_new")},
         "epochs": values["epochs"],
         "beam_workers": args.beam_workers or 1,
+        "test_requests": str(requests),
     }, sort_keys=False))  # fmt: skip
     return 0
 

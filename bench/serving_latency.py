@@ -14,8 +14,11 @@ http.server implementation it replaced, `bench/reference_http_server.py`, given 
 runs in its own process on 127.0.0.1 with the model. A load process sends single-customer predict requests at fixed rates, each
 at its scheduled time whether or not earlier ones have returned (open loop), over keep-alive
 connections, and measures each latency from the scheduled time (so a stalled server is not
-hidden by a stalled client). Instances come from FILE (one JSON object per line) or are made
-from the signature's inputs.
+hidden by a stalled client). The Online Retail model's instances come from FILE (one JSON
+object per line; the quick-test bench writes W/test_requests.jsonl, one per customer of the
+test split as the app would send it, which the model answers from its stored answers when the
+customer is known) or are made from the signature's inputs (random ids and countries: every
+request is computed); the ScaNN model's are made from its signature.
 
 Prints ONE JSON line: per model, server and rate, the achieved rate, p50 / p99 / max latency in
 ms, the errors, and the cores the server process and the load process kept busy (on 2 shared
@@ -283,20 +286,22 @@ def answers_recall(brute_dir: Path, scann_dir: Path, customers: int = 1000) -> d
     return out
 
 
-def measure(model_dir: Path, args, rates: list[float]) -> dict:
-    """Both servers under the load at each rate, with the model at `model_dir`."""
-    out: dict = {"model_dir": str(model_dir), "servers": {}}
+def measure(model_dir: Path, args, rates: list[float], instances: Path | None = None) -> dict:
+    """Both servers under the load at each rate, with the model at `model_dir`, requests from
+    the JSON lines at `instances` (None: made from the signature, `make_instances`)."""
+    out: dict = {"model_dir": str(model_dir), "servers": {},
+                 "requests": str(instances) if instances else "synthetic"}  # fmt: skip
     for name, command in SERVERS.items():
         if args.only and name != args.only:
             continue
         extra = args.server_args.split() if name == "aiohttp_batched" else []
         process, host, port = start(command, model_dir, extra)
         try:
-            if args.instances:
-                instances = [json.loads(x) for x in args.instances.read_text().splitlines() if x]
+            if instances:
+                rows = [json.loads(x) for x in instances.read_text().splitlines() if x]
             else:
-                instances = make_instances(host, port)
-            bodies = [json.dumps({"instances": [i]}).encode() for i in instances]
+                rows = make_instances(host, port)
+            bodies = [json.dumps({"instances": [row]}).encode() for row in rows]
             run_load(host, port, bodies, 50, 2, args.connections)  # warm up
             results = []
             for rate in rates:
@@ -336,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="100,500,1000,2000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--instances", type=Path, default=None, help="JSON lines of instances")
+    parser.add_argument("--instances", type=Path, default=None,
+                        help="JSON lines of the --model-dir model's instances, such as the "
+                        "quick-test bench's test_requests.jsonl (default: synthetic ones)")  # fmt: skip
     parser.add_argument("--runs", type=int, default=1, help="repeats per rate (median of p99)")
     parser.add_argument(
         "--server-args",
@@ -358,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"benchmark": "serving_latency", "seconds_per_rate": args.seconds, "slo_ms": args.slo_ms,
               "connections": args.connections, "cpus": os.cpu_count(), "models": {}}  # fmt: skip
     if args.model_dir:
-        report["models"]["online_retail"] = measure(args.model_dir, args, rates)
+        report["models"]["online_retail"] = measure(args.model_dir, args, rates, args.instances)
     if args.model_dir and args.scann_online_retail_dir:
         report["models"]["online_retail"]["scann_variant"] = answers_recall(
             args.model_dir, args.scann_online_retail_dir

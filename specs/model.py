@@ -173,6 +173,12 @@ class ModelConfig(Spec):
     retrieval: Retrieval = BruteForceRetrieval()
     """How the serving model finds the top products: brute force, or a ScaNN index (large
     catalogues; retrieval and multitask models)."""
+    materialize_max_customers: int = Field(default=100_000, ge=0, le=10_000_000)
+    """A model with a purchase history stores every known customer's answers of
+    `serving_default` and `discover`, computed when it is exported, if it knows at most this
+    many customers (0: never). A request whose query features are the ones the answer was
+    computed from (the customer's latest train row) is answered from the store; any other is
+    computed (`trainer.serving`). Costs 2 x top_k x 8 bytes a customer in the SavedModel."""
 
     @model_validator(mode="after")
     def _dense_somewhere(self):

@@ -64,6 +64,7 @@ from trainer.serving import (
     RetrievalServingModule,
     ServingHistory,
     ServingRatings,
+    StoredQueries,
     export_serving_model,
 )
 from trainer.strategy import global_batch_size, make_strategy
@@ -422,7 +423,10 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
             )  # fmt: skip
         for epoch, loss in enumerate(scorer_loss):
             tracker.log_metrics({"reorder_loss": loss}, step=epoch)
-        serving_history = _serving_history(history, qid, scorer, model.reorder)
+        serving_history = _serving_history(
+            history, qid, scorer, model.reorder,
+            _stored_queries(history, train, query_names, qid, model.materialize_max_customers),
+        )  # fmt: skip
         timing["reorder"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -639,9 +643,26 @@ def _fit_reorder(
     return scorer, losses
 
 
+def _stored_queries(
+    history: _History, train: dict[str, np.ndarray], query_names, qid: str, limit: int
+) -> StoredQueries | None:
+    """Each known customer's query features as of their latest train row, whose answers the
+    exported model stores; None past `limit` customers (`ModelConfig.materialize_max_customers`)."""
+    if not 0 < history.n_customers <= limit:
+        if history.n_customers > limit > 0:
+            log.info("%d customers, over materialize_max_customers %d: no stored answers",
+                     history.n_customers, limit)  # fmt: skip
+        return None
+    latest = latest_row_per_index(train[qid], history.n_customers, history.times)
+    items_name, weights_name = history_names(history.feature)
+    side = [n for n in query_names if n not in (items_name, weights_name, qid)]
+    return StoredQueries({n: train[n][np.maximum(latest, 0)] for n in side}, known=latest >= 0)
+
+
 def _serving_history(
-    history: _History, qid: str, scorer, config: ReorderConfig | None
-) -> ServingHistory:
+    history: _History, qid: str, scorer, config: ReorderConfig | None,
+    stored_queries: StoredQueries | None = None,
+) -> ServingHistory:  # fmt: skip
     """The history, product table and scorer the exported model carries, as of `history.end`."""
     table = history_table(
         history.purchases, history.end, n_customers=history.n_customers,
@@ -665,6 +686,7 @@ def _serving_history(
         scorer=scorer,
         explicit_age_days=float(np.median(ages)) if len(ages) else 30.0,
         candidates_per_signal=config.candidates if config else ReorderConfig().candidates,
+        stored_queries=stored_queries,
     )
 
 

@@ -6,10 +6,19 @@ embeds the query and scores it against precomputed candidate embeddings, by brut
 a ScaNN index (`trainer.scann_index`; `ModelConfig.retrieval`). It returns the ORIGINAL product
 ids read from the candidate-id vocabulary file: the product once returned vocabulary indices,
 which mean nothing to a client.
+
+A model with purchase histories ranks a customer from the history it holds, frozen at export,
+so a known customer's answer is fixed by their query features: with `StoredQueries` it stores
+every known customer's `serving_default` and `discover` answers for their latest query,
+computed at export by the function that computes a request, and answers a request that is that
+query from the store (a gather instead of the re-order scorer's few hundred ops). Any other
+request (a new customer, other query features, an explicit `with_history`) is computed.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +37,15 @@ from trainer.reorder import (
     candidate_pairs,
 )
 from trainer.scann_index import SAVE_OPTIONS, build_scann_index, scann_parameters
+
+log = logging.getLogger(__name__)
+
+MATERIALIZE_BATCH = 512
+"""Customers per call when the stored answers are computed at export."""
+
+
+def _dtype(values: np.ndarray) -> tf.DType:
+    return tf.string if np.asarray(values).dtype.kind in "OSU" else tf.as_dtype(values.dtype)
 
 
 def _to_raw_input(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
@@ -69,6 +87,20 @@ class ServingHistory:
     scorer: tf.keras.Model | None
     explicit_age_days: float
     candidates_per_signal: int = ReorderConfig.model_fields["candidates"].default
+    stored_queries: StoredQueries | None = None
+    """Given, the model stores each known customer's answers for these queries
+    (`RetrievalServingModule` materializes them when it is built)."""
+
+
+@dataclass(frozen=True)
+class StoredQueries:
+    """Each known customer's query-tower inputs other than the history and the customer id,
+    transformed, as of their latest train row: `features[name][i]` is customer vocabulary
+    index i's value. `known[i]` is False for a customer without a train row; their requests
+    are always computed."""
+
+    features: Mapping[str, np.ndarray]
+    known: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,7 @@ class RetrievalServingModule(tf.Module):
         }
         self._history = history
         self.scann = self.scann_settings = None
+        self.stored_queries = None
         if scann is not None:
             if ratings is not None and ratings.rank_by_rating:
                 raise ValueError("a ranking model ranks every product by its rating head: no ScaNN")
@@ -192,6 +225,8 @@ class RetrievalServingModule(tf.Module):
         self.explicit_age_days = float(history.explicit_age_days)
         self.candidates_per_signal = int(history.candidates_per_signal)
         self.pooled_items = min(history.feature.max_items, table.max_items)
+        if history.stored_queries is not None:
+            self._materialize(history.stored_queries)
         self.serve = tf.function(
             lambda features: self._serve_stored(features, exclude_bought=False),
             input_signature=[signature],
@@ -357,11 +392,123 @@ class RetrievalServingModule(tf.Module):
         scored = tf.where(pairs.valid, scored, tf.constant(-np.inf, scored.dtype))
         return self._top(scored, query, pairs.products)
 
+    def _row(self, transformed) -> tf.Tensor:
+        """Each request's row of the customer tables; the empty last row for customers the
+        model does not know (vocabulary indices at or past the table are OOV buckets)."""
+        customer = tf.cast(transformed[self._history.customer_id], tf.int64)
+        return tf.where(customer < self.n_customers, customer, self.n_customers)
+
     def _serve_stored(self, features, exclude_bought: bool):
         transformed = self._transform(features)
-        customer = tf.cast(transformed[self._history.customer_id], tf.int64)
-        # Vocabulary indices at or past the table are OOV buckets: the empty row.
-        row = tf.where(customer < self.n_customers, customer, self.n_customers)
+        if self.stored_queries is None:
+            return self._answer_stored(transformed, exclude_bought)
+        row = self._row(transformed)
+        stored = self.stored_discover if exclude_bought else self.stored_default
+        hit = self._is_stored_query(transformed, row)
+
+        def computing_the_others():
+            # Only the requests that are not their customer's stored query are computed.
+            others = tf.where(tf.logical_not(hit))
+            inputs = {*self._stored_inputs, self._history.customer_id}
+            computed = self._answer_stored(
+                {name: tf.gather_nd(transformed[name], others) for name in inputs},
+                exclude_bought,
+            )
+            return {
+                name: tf.tensor_scatter_nd_update(answer, others, computed[name])
+                for name, answer in self._stored_answers(stored, row).items()
+            }
+
+        return tf.cond(
+            tf.reduce_all(hit), lambda: self._stored_answers(stored, row), computing_the_others
+        )
+
+    def _is_stored_query(self, transformed, row) -> tf.Tensor:
+        """`[batch]` True where the request's query features are its customer's stored ones."""
+        same = tf.gather(self.stored_known, row)
+        for name, table in self.stored_queries.items():
+            value, kept = transformed[name], tf.gather(table, row)
+            if not isinstance(value, tf.Tensor) or (value.dtype == tf.string) != (
+                kept.dtype == tf.string
+            ):
+                raise ValueError(f"query feature {name!r}: the Transform layer gives "
+                                 f"{value!r}; the stored queries hold {table.dtype.name}")  # fmt: skip
+            batch = tf.shape(value)[0]
+            equal = tf.equal(tf.reshape(value, [batch, -1]),
+                             tf.reshape(tf.cast(kept, value.dtype), [batch, -1]))  # fmt: skip
+            same = tf.logical_and(same, tf.reduce_all(equal, axis=1))
+        return same
+
+    def _stored_answers(self, stored, row) -> dict[str, tf.Tensor]:
+        out = {name: tf.gather(values, row) for name, values in stored.items()}
+        out["product_ids"] = tf.gather(self.product_ids, out.pop("product_index"))
+        return out
+
+    def _materialize(self, queries: StoredQueries) -> None:
+        """Every known customer's answers of `serving_default` and `discover`, computed now by
+        the very function that computes a request's (`_answer_stored`), a batch at a time."""
+        n = self.n_customers
+        if not n:
+            return
+        # Row i is customer index i: the customer id needs no storing, it picks the row.
+        customer = self._history.customer_id
+        columns = {customer: np.arange(n, dtype=np.int64), **queries.features}
+        needed = sorted(set(self._query_feature_names) - set(self._history_names))
+        missing = sorted(set(needed) - set(columns))
+        if missing:
+            raise ValueError(f"stored queries lack the query features {missing}")
+        if len(queries.known) != n:
+            raise ValueError(f"stored queries: {len(queries.known)} customers, the table {n}")
+
+        def with_empty_row(values: np.ndarray) -> np.ndarray:
+            values = np.asarray(values)
+            empty = np.full_like(values[:1], b"" if values.dtype.kind in "OS" else 0)
+            return np.concatenate([values[:n], empty])
+
+        self._stored_inputs = needed
+        self.stored_queries = {
+            name: tf.Variable(with_empty_row(columns[name]), trainable=False) for name in needed
+        }
+        inputs = sorted({*needed, customer})
+        specs = {
+            name: tf.TensorSpec([None, *np.shape(columns[name])[1:]], _dtype(columns[name]))
+            for name in inputs
+        }
+        self.stored_known = tf.Variable(
+            np.append(np.asarray(queries.known, bool), False), trainable=False
+        )
+        index = {p: i for i, p in enumerate(self.product_ids.numpy())}
+        for exclude_bought in (False, True):
+            # One trace: any number of rows (the last batch is shorter).
+            compute = tf.function(
+                lambda features, exclude=exclude_bought: self._answer_stored(features, exclude),
+                input_signature=[specs],
+                autograph=False,
+            )
+            started, parts = time.perf_counter(), []
+            for start in range(0, n, MATERIALIZE_BATCH):
+                rows = slice(start, start + MATERIALIZE_BATCH)
+                out = compute({name: columns[name][rows] for name in inputs})
+                parts.append({name: value.numpy() for name, value in out.items()})
+            answers = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+            answers["product_index"] = np.vectorize(index.__getitem__, otypes=[np.int32])(
+                answers.pop("product_ids")
+            )
+            stored = {
+                name: tf.Variable(with_empty_row(values), trainable=False)
+                for name, values in answers.items()
+            }
+            if exclude_bought:
+                self.stored_discover = stored
+            else:
+                self.stored_default = stored
+            log.info("stored the %s answers of %d customers in %.1f s",
+                     "discover" if exclude_bought else "serving_default", n,
+                     time.perf_counter() - started)  # fmt: skip
+
+    def _answer_stored(self, transformed, exclude_bought: bool):
+        """The ranking for transformed query features, with the customers' stored history."""
+        row = self._row(transformed)
         items = tf.gather(self.history_items, row)
         histories = Histories(items, tf.gather(self.history_item_features, row))
         # The query tower pools the most recent `max_items`; the scorer sees the whole table.

@@ -164,3 +164,25 @@ def test_a_diverging_run_is_flagged_in_the_metrics_file(tiny_transformed, tmp_pa
     )
     assert metrics["health"]["diverged"] is True
     assert "diverged" in metrics["health"]["warnings"][0]
+
+
+def test_stored_queries_are_each_customers_latest_train_row():
+    from specs import HistoryFeature
+    from trainer.history import Purchases
+    from trainer.run import _History, _stored_queries
+
+    feature = HistoryFeature(column="product_id", timestamp="ts")
+    # Customer 0's rows 0 and 2 (row 2 the later), customer 2's row 1; customer 1 has none.
+    train = {"customer_id": np.array([0, 2, 0]), "city": np.array([5, 6, 7]),
+             "revenue": np.array([0.5, 1.5, 2.5], np.float32)}  # fmt: skip
+    history = _History(feature, Purchases(np.zeros(0), np.zeros(0), np.zeros(0)),
+                       times=np.array([10.0, 20.0, 30.0]), n_customers=3, n_products=4,
+                       table_items=5)  # fmt: skip
+    names = ["customer_id", "city", "revenue", "product_id_history", "product_id_history_weight"]
+    stored = _stored_queries(history, train, names, "customer_id", limit=3)
+    assert sorted(stored.features) == ["city", "revenue"]  # no history, no customer id
+    assert stored.features["city"][[0, 2]].tolist() == [7, 6]
+    assert stored.known.tolist() == [True, False, True]
+    # More customers than the limit, or a limit of 0: nothing stored.
+    assert _stored_queries(history, train, names, "customer_id", limit=2) is None
+    assert _stored_queries(history, train, names, "customer_id", limit=0) is None

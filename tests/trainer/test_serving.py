@@ -94,7 +94,7 @@ def history_query_tower() -> tf.keras.Model:
     return tf.keras.Model(inputs, out)
 
 
-def history_module(scorer=None):
+def history_module(scorer=None, stored_queries=None):
     from specs import HistoryFeature
     from trainer.history import (
         Purchases,
@@ -123,6 +123,7 @@ def history_module(scorer=None):
             similarity=co_purchase_similarity(log, table.now, n_products=4, neighbors=2),
             scorer=scorer,
             explicit_age_days=30.0,
+            stored_queries=stored_queries,
         ),
     )
 
@@ -161,3 +162,68 @@ def test_discover_leaves_out_what_the_customer_bought(tmp_path):
     assert sorted(served) == ["383033001001", "P-4"]  # products 0 and 2 were bought
     out = loaded.signatures["serving_default"](customer_id=tf.constant(["C0"]))
     assert np.isfinite(out["scores"].numpy()).all()
+
+
+def stored(known=(True, True), customer_ids=(0, 1)):
+    from trainer.serving import StoredQueries
+
+    # FakeTransform's "customer_id" is the only query feature besides the history; storing
+    # another value than the customer's own makes their requests differ from the stored query.
+    return StoredQueries({"customer_id": np.array(customer_ids)}, known=np.array(known))
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "discover"])
+def test_stored_answers_are_the_computed_ones(tmp_path, signature):
+    from trainer.reorder import ReorderScorer
+
+    tf.keras.utils.set_random_seed(3)
+    scorer = ReorderScorer([4])
+    export_serving_model(history_module(scorer), str(tmp_path / "computed"))
+    export_serving_model(history_module(scorer, stored()), str(tmp_path / "stored"))
+    batches = [["C0"], ["C1"], ["C0", "C1"], ["C9"], ["C1", "C9"]]
+    for path in ("computed", "stored"):
+        serve = tf.saved_model.load(str(tmp_path / path)).signatures[signature]
+        answers = [serve(customer_id=tf.constant(batch)) for batch in batches]
+        if path == "computed":
+            expected = answers
+            continue
+        for got, want in zip(answers, expected, strict=True):
+            assert got["product_ids"].numpy().tolist() == want["product_ids"].numpy().tolist()
+            np.testing.assert_allclose(got["scores"].numpy(), want["scores"].numpy(), rtol=1e-6)
+
+
+def test_only_the_stored_query_is_answered_from_the_store():
+    module = history_module(stored_queries=stored(known=(True, False)))
+    computed = module.serve({"customer_id": tf.constant(["C0", "C1"])})
+    # Mark the stored answers: a request answered from the store shows the mark.
+    marked = np.full(module.stored_default["scores"].shape, 7.0, np.float32)
+    module.stored_default["scores"].assign(marked)
+
+    def scores(*customers):
+        return module.serve({"customer_id": tf.constant(customers)})["scores"].numpy()
+
+    assert (scores("C0") == 7.0).all()
+    # C1 has no train row (not known) and C9 is not in the vocabulary: computed, and so is any
+    # batch that holds one of them.
+    np.testing.assert_allclose(scores("C1")[0], computed["scores"].numpy()[1])
+    assert np.isfinite(scores("C9")).all() and (scores("C9") != 7.0).all()
+    # In a batch, each request on its own: C0 from the store, the others computed.
+    mixed = scores("C9", "C0", "C1")
+    assert (mixed[1] == 7.0).all()
+    np.testing.assert_allclose(mixed[2], computed["scores"].numpy()[1])
+    np.testing.assert_allclose(mixed[0], scores("C9")[0])
+    # A query feature other than the stored one: computed.
+    module = history_module(stored_queries=stored(customer_ids=(0, 5)))
+    module.stored_default["scores"].assign(marked)
+    assert (scores("C0") == 7.0).all()
+    np.testing.assert_allclose(scores("C1")[0], computed["scores"].numpy()[1])
+
+
+def test_stored_queries_must_cover_the_query_features():
+    from trainer.serving import StoredQueries
+
+    with pytest.raises(ValueError, match="stored queries: 3 customers, the table 2"):
+        history_module(stored_queries=stored(known=(True, True, True)))
+    # The customer id needs no storing: it picks the row.
+    module = history_module(stored_queries=StoredQueries({}, known=np.array([True, True])))
+    assert set(module.stored_default) == {"product_index", "scores"}
