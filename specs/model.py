@@ -178,7 +178,9 @@ class ModelConfig(Spec):
     `serving_default` and `discover`, computed when it is exported, if it knows at most this
     many customers (0: never). A request whose query features are the ones the answer was
     computed from (the customer's latest train row) is answered from the store; any other is
-    computed (`trainer.serving`). Costs 2 x top_k x 8 bytes a customer in the SavedModel."""
+    computed (`trainer.serving`). Costs 2 x top_k x 8 bytes a customer in the SavedModel. A
+    query tower that reads the request's time (a timestamp feature) stores nothing: a request
+    at another time is another query."""
 
     @model_validator(mode="after")
     def _dense_somewhere(self):

@@ -425,7 +425,7 @@ def _train_and_export(fn_args, features, model, training, hp, tracker: RunTracke
             tracker.log_metrics({"reorder_loss": loss}, step=epoch)
         serving_history = _serving_history(
             history, qid, scorer, model.reorder,
-            _stored_queries(history, train, query_names, qid, model.materialize_max_customers),
+            _stored_queries(history, train, query_names, qid, _store_limit(features, model)),
         )  # fmt: skip
         timing["reorder"] = time.perf_counter() - start
 
@@ -641,6 +641,16 @@ def _fit_reorder(
         seed=seed,
     )
     return scorer, losses
+
+
+def _store_limit(features: FeatureConfig, model: ModelConfig) -> int:
+    """How many customers' answers the exported model may store: none when the query tower
+    reads the request's time (a `timestamp` feature), since a request at another time is
+    another query, answered by computing it; `materialize_max_customers` otherwise."""
+    if any(f.kind == "timestamp" for f in features.query_tower.features):
+        log.info("the query tower reads the request's time: the model stores no answers")
+        return 0
+    return model.materialize_max_customers
 
 
 def _stored_queries(

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -186,3 +187,18 @@ def test_stored_queries_are_each_customers_latest_train_row():
     # More customers than the limit, or a limit of 0: nothing stored.
     assert _stored_queries(history, train, names, "customer_id", limit=2) is None
     assert _stored_queries(history, train, names, "customer_id", limit=0) is None
+
+
+def test_a_query_tower_that_reads_the_time_stores_no_answers():
+    from specs import FeatureConfig
+    from trainer.run import _store_limit
+
+    example = json.loads(
+        (Path(__file__).parents[2] / "codegen/examples/demo_b2b/features.json").read_text()
+    )
+    model = ModelConfig.preset("minimal", materialize_max_customers=500)
+    assert _store_limit(FeatureConfig.model_validate(example), model) == 0  # its "ts" feature
+    example["query_tower"]["features"] = [
+        f for f in example["query_tower"]["features"] if f["kind"] != "timestamp"
+    ]
+    assert _store_limit(FeatureConfig.model_validate(example), model) == 500
