@@ -409,7 +409,7 @@ class RetrievalServingModule(tf.Module):
         def computing_the_others():
             # Only the requests that are not their customer's stored query are computed.
             others = tf.where(tf.logical_not(hit))
-            inputs = {*self._stored_inputs, self._history.customer_id}
+            inputs = {*self.stored_queries, self._history.customer_id}
             computed = self._answer_stored(
                 {name: tf.gather_nd(transformed[name], others) for name in inputs},
                 exclude_bought,
@@ -462,10 +462,9 @@ class RetrievalServingModule(tf.Module):
 
         def with_empty_row(values: np.ndarray) -> np.ndarray:
             values = np.asarray(values)
-            empty = np.full_like(values[:1], b"" if values.dtype.kind in "OS" else 0)
+            empty = np.full_like(values[:1], b"" if _dtype(values) == tf.string else 0)
             return np.concatenate([values[:n], empty])
 
-        self._stored_inputs = needed
         self.stored_queries = {
             name: tf.Variable(with_empty_row(columns[name]), trainable=False) for name in needed
         }
